@@ -1,0 +1,14 @@
+//! From packets to decoded attacker events.
+//!
+//! Packets come from a [`source`], are decoded ([`decode`], IPv4 fragments
+//! reassembled by [`defrag`]), grouped into flows ([`flow`]), put back in
+//! order per direction ([`reassembly`]) and handed to one protocol
+//! dissector per flow ([`protocols`]). The [`engine`] wires these stages
+//! together on one thread and emits [`model::Event`]s in capture order.
+
+pub mod artifact;
+pub mod engine;
+pub mod error;
+pub mod protocols;
+
+pub use error::{Error, Result};

@@ -1,0 +1,68 @@
+//! Runs a dissector over scripted byte streams, as the engine would, for
+//! unit tests, property tests and fuzz targets.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use model::{Direction, Event, FlowRef, Timestamp, Transport};
+
+use super::{Ctx, Dissector, Driver, Expectation};
+use crate::artifact::ArtifactStore;
+
+/// One step of a scripted connection.
+#[derive(Clone, Debug)]
+pub enum Step<'a> {
+    Data(Direction, &'a [u8]),
+    Gap(Direction, u64),
+}
+
+pub fn flow(server_port: u16) -> FlowRef {
+    FlowRef {
+        id: "1:test".to_string(),
+        src_ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+        src_port: 40000,
+        dst_ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)),
+        dst_port: server_port,
+        transport: Transport::Tcp,
+    }
+}
+
+/// What a scripted run produced.
+pub struct Outcome {
+    pub events: Vec<Event>,
+    pub expectations: Vec<Expectation>,
+}
+
+/// Feeds `steps` to `dissector`, then closes it. Each step gets a
+/// timestamp one second after the previous one.
+pub fn run(dissector: Box<dyn Dissector>, server_port: u16, steps: &[Step<'_>]) -> Outcome {
+    run_with(dissector, &flow(server_port), &ArtifactStore::hash_only(), steps)
+}
+
+pub fn run_with(
+    dissector: Box<dyn Dissector>,
+    flow: &FlowRef,
+    artifacts: &ArtifactStore,
+    steps: &[Step<'_>],
+) -> Outcome {
+    let mut driver = Driver::new(dissector);
+    let mut events = Vec::new();
+    let mut expectations = Vec::new();
+    let mut ts = Timestamp::from_timeval(1_700_000_000, 0);
+    for step in steps {
+        let mut ctx = Ctx::new(ts, flow, &mut events, artifacts, &mut expectations);
+        match *step {
+            Step::Data(dir, data) => driver.data(dir, data, &mut ctx),
+            Step::Gap(dir, len) => driver.gap(dir, len, &mut ctx),
+        }
+        ts = Timestamp(ts.0 + 1_000_000);
+    }
+    let mut ctx = Ctx::new(ts, flow, &mut events, artifacts, &mut expectations);
+    driver.close(&mut ctx);
+    Outcome { events, expectations }
+}
+
+/// Splits `data` into chunks of `size` bytes (the last may be shorter), for
+/// checking that a parser gives the same events however bytes arrive.
+pub fn chunked(dir: Direction, data: &[u8], size: usize) -> Vec<Step<'_>> {
+    data.chunks(size.max(1)).map(|c| Step::Data(dir, c)).collect()
+}

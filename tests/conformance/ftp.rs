@@ -1,0 +1,1 @@
+//! ftp: conformance with the peer (not written yet).

@@ -1,0 +1,1 @@
+//! http: conformance with the peer (not written yet).

@@ -1,0 +1,1 @@
+//! mongo: conformance with the peer (not written yet).

@@ -1,0 +1,1 @@
+//! mysql: conformance with the peer (not written yet).

@@ -1,0 +1,1 @@
+//! redis: conformance with the peer (not written yet).

@@ -1,0 +1,1 @@
+//! rsync: conformance with the peer (not written yet).

@@ -1,0 +1,1 @@
+//! ssh: conformance with the peer (not written yet).
