@@ -4,12 +4,7 @@ use model::Direction;
 
 use super::{Ctx, Dissector, Probe, ProtocolSpec};
 
-pub static SPEC: ProtocolSpec = ProtocolSpec {
-    name: "ftp",
-    ports: &[21],
-    probe,
-    new,
-};
+pub static SPEC: ProtocolSpec = ProtocolSpec { name: "ftp", ports: &[21], probe, new };
 
 pub fn probe(_dir: Direction, _data: &[u8]) -> Probe {
     Probe::NoMatch
