@@ -35,7 +35,8 @@ run() {
     local name=$1
     shift
     local t
-    t=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    /usr/bin/time -o "bench-data/$name.time" -f "%e %M" "$@" >/dev/null 2>"bench-data/$name.stderr"
+    t=$(tail -1 "bench-data/$name.time")
     local secs=${t% *} kb=${t#* }
     python3 -c "
 secs, kb, mb = $secs, $kb, $mb
