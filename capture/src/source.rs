@@ -96,6 +96,7 @@ impl LiveSource {
             .immediate_mode(true)
             .timeout(100)
             .open()
+            .and_then(|c| c.setnonblock())
             .map_err(|e| fail(pcap_message(e)))?;
         if let Some(filter) = filter {
             capture
@@ -116,20 +117,41 @@ impl LiveSource {
         self.link
     }
 
-    /// The next frame, or `Ok(None)` when the read timed out with nothing.
+    /// The next frame, or `Ok(None)` when none came within 100 ms.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>> {
+        // Non-blocking reads plus our own poll: libpcap's own read timeout
+        // does not return while no packet arrives, so callers could not stop.
+        if !self.ready()? {
+            return Ok(None);
+        }
         match self.capture.next_packet() {
             Ok(p) => Ok(Some(Frame {
                 ts: Timestamp::from_timeval(p.header.ts.tv_sec, p.header.ts.tv_usec),
                 data: p.data,
                 wire_len: p.header.len,
             })),
-            Err(pcap::Error::TimeoutExpired) => Ok(None),
+            Err(pcap::Error::TimeoutExpired | pcap::Error::NoMorePackets) => Ok(None),
             Err(e) => Err(Error::Device {
                 device: self.device.clone(),
                 message: pcap_message(e),
             }),
         }
+    }
+
+    fn ready(&self) -> Result<bool> {
+        use std::os::fd::AsRawFd;
+        let mut fds = libc::pollfd { fd: self.capture.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd, owned by this frame.
+        let n = unsafe { libc::poll(&mut fds, 1, 100) };
+        if n < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() == std::io::ErrorKind::Interrupted {
+                return Ok(false);
+            }
+            return Err(Error::Device { device: self.device.clone(), message: err.to_string() });
+        }
+        // Even without POLLIN, libpcap may hold packets already read.
+        Ok(true)
     }
 
     pub fn stats(&mut self) -> Result<LiveStats> {
