@@ -465,11 +465,11 @@ fn command_reply(doc: Option<&RawDocument>) -> ReplyFacts<'_> {
         ok: get(doc, "ok").and_then(bson_json::as_truth),
         error: get_str(doc, "errmsg")
             .or_else(|| get_str(doc, "$err"))
-            .map(|s| cap_text(s)),
+            .map(cap_text),
         code: get(doc, "code")
             .and_then(bson_json::as_i64)
             .and_then(|c| i32::try_from(c).ok()),
-        code_name: get_str(doc, "codeName").map(|s| cap_text(s)),
+        code_name: get_str(doc, "codeName").map(cap_text),
         n: get(doc, "n").and_then(bson_json::as_i64),
         document: Some(doc),
         ..ReplyFacts::default()
@@ -488,7 +488,7 @@ fn command_reply(doc: Option<&RawDocument>) -> ReplyFacts<'_> {
             .and_then(|v| v.ok())
             .and_then(|v| v.as_document());
         if let Some(error) = first_error {
-            facts.error = get_str(error, "errmsg").map(|s| cap_text(s));
+            facts.error = get_str(error, "errmsg").map(cap_text);
             facts.code = get(error, "code")
                 .and_then(bson_json::as_i64)
                 .and_then(|c| i32::try_from(c).ok());

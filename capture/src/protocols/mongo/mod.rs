@@ -200,6 +200,9 @@ struct Stream {
     dead: bool,
     /// Framing was lost in a gap: look for the next plausible header.
     resync: bool,
+    /// Time of the packet that brought the first unconsumed byte: a
+    /// message's events carry the time its first byte was seen.
+    since: Option<Timestamp>,
 }
 
 struct Waiting {
@@ -233,8 +236,59 @@ impl Dissector for Mongo {
 
     fn parse(&mut self, dir: Direction, data: &[u8], ctx: &mut Ctx<'_>) -> usize {
         let i = dir.index();
+        let first_ts = self.streams[i].since.take().unwrap_or(ctx.ts);
+        let used = self.frame(dir, data, first_ts, ctx);
+        if used < data.len() {
+            self.streams[i].since = Some(if used == 0 { first_ts } else { ctx.ts });
+        }
+        used
+    }
+
+    fn gap(&mut self, dir: Direction, len: u64, _ctx: &mut Ctx<'_>) {
+        let stream = &mut self.streams[dir.index()];
+        stream.since = None;
+        if stream.dead {
+            return;
+        }
+        // A hole inside a message being skipped leaves the framing intact.
+        if stream.skip > 0 && len <= stream.skip {
+            stream.skip -= len;
+            return;
+        }
+        stream.skip = 0;
+        stream.resync = true;
+    }
+
+    fn close(&mut self, ctx: &mut Ctx<'_>) {
+        while let Some(waiting) = self.waiting.pop_front() {
+            ctx.emit_at(waiting.ts, MongoEvent::Command(waiting.command));
+        }
+        if let Some(open) = self.auth.take() {
+            if !open.speculative {
+                ctx.emit_at(open.ts, MongoEvent::Auth(open.auth));
+            }
+        }
+    }
+
+    fn wants_more(&self) -> bool {
+        !(self.streams[0].dead && self.streams[1].dead)
+    }
+}
+
+impl Mongo {
+    /// Frames and decodes the messages in `data`; returns the bytes used.
+    /// `first_ts` is the time of `data`'s first byte.
+    fn frame(
+        &mut self,
+        dir: Direction,
+        data: &[u8],
+        first_ts: Timestamp,
+        ctx: &mut Ctx<'_>,
+    ) -> usize {
+        let i = dir.index();
         let mut at = 0usize;
         loop {
+            let ts = if at == 0 { first_ts } else { ctx.ts };
             let stream = &mut self.streams[i];
             let rest = data.get(at..).unwrap_or_default();
             if stream.skip > 0 {
@@ -276,47 +330,18 @@ impl Dissector for Mongo {
             }
             let length = header.length as usize;
             if let Some(message) = rest.get(..length) {
-                self.message(dir, header, message, true, ctx);
+                self.message(dir, header, message, true, ts, ctx);
                 at += length;
             } else if let Some(prefix) = rest.get(..KEEP_BYTES) {
                 // Decode a fixed prefix, so that the events do not depend
                 // on how the bytes arrived, then stream past the rest.
-                self.message(dir, header, prefix, false, ctx);
+                self.message(dir, header, prefix, false, ts, ctx);
                 at += KEEP_BYTES;
                 self.streams[i].skip = (length - KEEP_BYTES) as u64;
             } else {
                 return at;
             }
         }
-    }
-
-    fn gap(&mut self, dir: Direction, len: u64, _ctx: &mut Ctx<'_>) {
-        let stream = &mut self.streams[dir.index()];
-        if stream.dead {
-            return;
-        }
-        // A hole inside a message being skipped leaves the framing intact.
-        if stream.skip > 0 && len <= stream.skip {
-            stream.skip -= len;
-            return;
-        }
-        stream.skip = 0;
-        stream.resync = true;
-    }
-
-    fn close(&mut self, ctx: &mut Ctx<'_>) {
-        while let Some(waiting) = self.waiting.pop_front() {
-            ctx.emit_at(waiting.ts, MongoEvent::Command(waiting.command));
-        }
-        if let Some(open) = self.auth.take() {
-            if !open.speculative {
-                ctx.emit_at(open.ts, MongoEvent::Auth(open.auth));
-            }
-        }
-    }
-
-    fn wants_more(&self) -> bool {
-        !(self.streams[0].dead && self.streams[1].dead)
     }
 }
 
@@ -341,6 +366,7 @@ impl Mongo {
         header: parser::Header,
         message: &[u8],
         whole: bool,
+        ts: Timestamp,
         ctx: &mut Ctx<'_>,
     ) {
         let Some(op) = OpCode::from_i32(header.opcode) else {
@@ -357,7 +383,9 @@ impl Mongo {
             self.check_checksum(dir, message, ctx);
         }
         match dir {
-            Direction::ToServer if op.is_request() => self.request(op, header, body, whole, ctx),
+            Direction::ToServer if op.is_request() => {
+                self.request(op, header, body, whole, ts, ctx)
+            }
             Direction::ToClient
                 if !op.is_request() || matches!(op, OpCode::Msg | OpCode::Compressed) =>
             {
@@ -409,6 +437,7 @@ impl Mongo {
         header: parser::Header,
         body: &[u8],
         whole: bool,
+        ts: Timestamp,
         ctx: &mut Ctx<'_>,
     ) {
         let Request {
@@ -430,7 +459,7 @@ impl Mongo {
             }) => {
                 self.finish_auth(ctx);
                 self.auth = Some(OpenAuth {
-                    ts: ctx.ts,
+                    ts,
                     auth: start.auth,
                     sasl,
                     speculative,
@@ -445,7 +474,7 @@ impl Mongo {
             None => {}
         }
         if !expects_reply {
-            ctx.emit(MongoEvent::Command(command));
+            ctx.emit_at(ts, MongoEvent::Command(command));
             return;
         }
         if self.waiting.len() >= MAX_WAITING {
@@ -454,7 +483,7 @@ impl Mongo {
             }
         }
         self.waiting.push_back(Waiting {
-            ts: ctx.ts,
+            ts,
             command,
             is_command,
             auth_step,

@@ -199,7 +199,7 @@ fn probe_finds_mongo_on_any_port_and_only_mongo() {
         assert_eq!(probe(Direction::ToServer, other), Probe::NoMatch, "{other:?}");
         assert_eq!(probe(Direction::ToClient, other), Probe::NoMatch, "{other:?}");
     }
-    let flow = crate::protocols::identify(&client[..300], &[], 3717);
+    let flow = crate::protocols::identify(&client[..300], &server[..300], 3717);
     assert_eq!(flow.flatten().map(|s| s.name), Some("mongo"));
 }
 
@@ -232,6 +232,24 @@ fn op_msg_find_with_reply_counts() {
         (Some(true), Some(2), Some(0))
     );
     // Stamped with the request's time though emitted on the reply.
+    assert_eq!(
+        events[0].ts,
+        model::Timestamp::from_timeval(1_700_000_000, 0)
+    );
+}
+
+#[test]
+fn a_message_carries_the_time_of_its_first_byte() {
+    let request = op_msg(
+        1,
+        0,
+        parser::MSG_MORE_TO_COME,
+        bson::doc! {"ping": 1, "$db": "d"},
+    );
+    let events = dissect(&[
+        Step::Data(Direction::ToServer, &request[..20]),
+        Step::Data(Direction::ToServer, &request[20..]),
+    ]);
     assert_eq!(
         events[0].ts,
         model::Timestamp::from_timeval(1_700_000_000, 0)
@@ -485,8 +503,6 @@ fn rechunked(size: usize) -> Vec<EventBody> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
-
     #[test]
     fn same_events_however_chunked(size in 1usize..2000) {
         prop_assert_eq!(rechunked(size), strip_ts(deeptrace_events()));
