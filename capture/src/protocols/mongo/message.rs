@@ -389,8 +389,6 @@ pub struct ReplyFacts<'a> {
     pub cursor_id: Option<i64>,
     /// The reply's main document, for the authentication tracker.
     pub document: Option<&'a RawDocument>,
-    /// The server will send more replies without being asked.
-    pub more_to_come: bool,
 }
 
 /// Decodes a server reply. `is_command` tells whether the request was a
@@ -406,9 +404,7 @@ pub fn reply<'a>(op: OpCode, body: &'a [u8], whole: bool, is_command: bool) -> R
                 Ok(Section::Body(doc)) if !doc.cut => bson_json::raw(doc.bytes),
                 _ => None,
             });
-            let mut facts = command_reply(body_doc);
-            facts.more_to_come = msg.flags & parser::MSG_MORE_TO_COME != 0;
-            facts
+            command_reply(body_doc)
         }
         OpCode::CommandReply => {
             let doc = parser::document_at(body, 0)

@@ -307,12 +307,14 @@ impl Mongo {
             }
             if stream.resync {
                 match find_header(dir, rest) {
-                    Some(offset) => {
+                    Resync::Found(offset) => {
                         stream.resync = false;
                         at += offset;
                         continue;
                     }
-                    None => return data.len().saturating_sub(HEADER_LEN - 1).max(at),
+                    // Keep what may be the start of a header.
+                    Resync::Wait(offset) => return at + offset,
+                    Resync::NotHere => return data.len(),
                 }
             }
             let Some(header) = parser::header(rest) else {
@@ -345,10 +347,23 @@ impl Mongo {
     }
 }
 
-/// The offset of the first plausible message header in `data`.
-fn find_header(dir: Direction, data: &[u8]) -> Option<usize> {
-    (0..data.len())
-        .find(|&offset| probe(dir, data.get(offset..).unwrap_or_default()) == Probe::Match)
+enum Resync {
+    Found(usize),
+    Wait(usize),
+    NotHere,
+}
+
+/// Where the first plausible message header in `data` is, or where one may
+/// begin once more bytes come.
+fn find_header(dir: Direction, data: &[u8]) -> Resync {
+    for offset in 0..data.len() {
+        match probe(dir, data.get(offset..).unwrap_or_default()) {
+            Probe::Match => return Resync::Found(offset),
+            Probe::NeedMore => return Resync::Wait(offset),
+            Probe::NoMatch => {}
+        }
+    }
+    Resync::NotHere
 }
 
 impl Mongo {

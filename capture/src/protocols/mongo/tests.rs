@@ -471,6 +471,22 @@ fn gap_resynchronises_on_the_next_header() {
 }
 
 #[test]
+fn resynchronises_mid_stream_whatever_the_chunking() {
+    let first = op_msg(1, 0, 0, bson::doc! {"ping": 1, "$db": "d"});
+    let second = op_msg(2, 0, 0, bson::doc! {"find": "c", "$db": "d"});
+    let stream = [&first[23..], &second[..]].concat();
+    for size in [1, 3, 7, 16, 64] {
+        let mut steps = vec![Step::Gap(Direction::ToServer, 0)];
+        steps.extend(chunked(Direction::ToServer, &stream, size));
+        let names: Vec<_> = commands(&dissect(&steps))
+            .into_iter()
+            .filter_map(|c| c.command)
+            .collect();
+        assert_eq!(names, ["find"], "chunks of {size}");
+    }
+}
+
+#[test]
 fn bad_checksum_is_an_anomaly() {
     let mut request = op_msg(
         1,
