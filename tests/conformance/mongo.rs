@@ -7,7 +7,7 @@
 //! events, compared in order.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -196,8 +196,14 @@ fn peer_commands(pdus: &[Value]) -> Vec<PeerCommand> {
 #[test]
 fn mongo() {
     let mut score = Score::new("mongo");
-    for case in cases("mongo") {
-        let pcap = capture_of(&case);
+    // The peer's cases, plus a real driver (PyMongo) recorded here on port
+    // 3717 (see capture/src/protocols/mongo/testdata/README.md).
+    let mut pcaps: Vec<PathBuf> = cases("mongo").iter().map(|c| capture_of(c)).collect();
+    pcaps.push(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("capture/src/protocols/mongo/testdata/pymongo.pcap"),
+    );
+    for pcap in pcaps {
         let ours = events_of(&dissect(&pcap), "mongo.command");
         let mut ports: BTreeSet<u16> = ours
             .iter()
@@ -206,7 +212,7 @@ fn mongo() {
             .collect();
         ports.insert(27017);
         let theirs = peer_commands(&tshark(&pcap, &ports));
-        let name = case.file_name().unwrap().to_string_lossy().to_string();
+        let name = pcap.file_name().unwrap().to_string_lossy().to_string();
         score.check(&format!("{name}: commands"), ours.len(), theirs.len());
         for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
             let at = format!("{name} #{i} ({:?})", t.command);

@@ -564,3 +564,75 @@ proptest! {
         dissect(&[Step::Data(Direction::ToServer, &request), Step::Data(Direction::ToClient, &reply)]);
     }
 }
+
+#[test]
+fn pymongo_capture_on_port_3717() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/protocols/mongo/testdata/pymongo.pcap");
+    let events =
+        crate::engine::dissect_file(&path, &crate::artifact::ArtifactStore::hash_only()).unwrap();
+    let auths = auths(&events);
+    assert_eq!(
+        auths.len(),
+        1,
+        "the declined speculative attempt is not an event"
+    );
+    assert_eq!(auths[0].mechanism.as_deref(), Some("SCRAM-SHA-1"));
+    assert_eq!(auths[0].user.as_deref(), Some("mallory"));
+    assert_eq!(auths[0].success, Some(false));
+    assert_eq!(auths[0].error.as_deref(), Some("Authentication failed."));
+    let crud: Vec<_> = commands(&events)
+        .into_iter()
+        .filter(|c| c.database.as_deref() == Some("shop"))
+        .map(|c| {
+            (
+                c.command.unwrap_or_default(),
+                c.collection,
+                c.ok,
+                c.n,
+                c.reply_documents,
+                c.sequences.len(),
+            )
+        })
+        .collect();
+    let cards = Some("cards".to_string());
+    assert_eq!(
+        crud,
+        [
+            (
+                "insert".to_string(),
+                cards.clone(),
+                Some(true),
+                Some(3),
+                None,
+                1
+            ),
+            (
+                "find".to_string(),
+                cards.clone(),
+                Some(true),
+                None,
+                Some(2),
+                0
+            ),
+            (
+                "update".to_string(),
+                cards.clone(),
+                Some(true),
+                Some(1),
+                None,
+                1
+            ),
+            (
+                "delete".to_string(),
+                cards.clone(),
+                Some(true),
+                Some(1),
+                None,
+                1
+            ),
+            ("drop".to_string(), cards, Some(false), None, None, 0),
+        ]
+    );
+    assert!(anomalies(&events).is_empty());
+}
