@@ -331,12 +331,16 @@ impl Mongo {
                 return data.len();
             }
             let length = header.length as usize;
-            if let Some(message) = rest.get(..length) {
+            if length <= KEEP_BYTES {
+                let Some(message) = rest.get(..length) else {
+                    return at;
+                };
                 self.message(dir, header, message, true, ts, ctx);
                 at += length;
             } else if let Some(prefix) = rest.get(..KEEP_BYTES) {
-                // Decode a fixed prefix, so that the events do not depend
-                // on how the bytes arrived, then stream past the rest.
+                // Decode a fixed prefix (even when more is there, so that
+                // the events do not depend on how the bytes arrived), then
+                // stream past the rest.
                 self.message(dir, header, prefix, false, ts, ctx);
                 at += KEEP_BYTES;
                 self.streams[i].skip = (length - KEEP_BYTES) as u64;

@@ -518,6 +518,29 @@ fn rechunked(size: usize) -> Vec<EventBody> {
     strip_ts(dissect(&steps))
 }
 
+fn oversized_stream() -> Vec<u8> {
+    let big = "x".repeat(600 * 1024);
+    let request = op_msg(
+        1,
+        0,
+        0,
+        bson::doc! {"insert": "big", "blob": big, "$db": "d"},
+    );
+    let after = op_msg(2, 0, 0, bson::doc! {"ping": 1, "$db": "d"});
+    [request, after].concat()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    #[test]
+    fn oversized_message_gives_the_same_events_however_chunked(size in 500usize..70_000) {
+        let stream = oversized_stream();
+        let whole = strip_ts(dissect(&[Step::Data(Direction::ToServer, &stream)]));
+        prop_assert_eq!(strip_ts(dissect(&chunked(Direction::ToServer, &stream, size))), whole);
+    }
+}
+
 proptest! {
     #[test]
     fn same_events_however_chunked(size in 1usize..2000) {
