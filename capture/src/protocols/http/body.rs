@@ -135,7 +135,9 @@ impl Body {
                     };
                     match end {
                         Some(n) => return (used + n, Progress::Done),
-                        None if rest.len() > parser::MAX_HEAD => return (used, Progress::Bad("oversized_trailers")),
+                        None if rest.len() > parser::MAX_HEAD => {
+                            return (used, Progress::Bad("oversized_trailers"))
+                        }
                         None => return (used, Progress::NeedMore),
                     }
                 }
@@ -179,8 +181,16 @@ impl Body {
 
     pub fn finish(self) -> Finished {
         let artifact = self.sink.map(ArtifactWriter::finish);
-        let sha256 = if self.holed { None } else { artifact.map(|a| a.sha256) };
-        Finished { len: self.len, sha256, filenames: self.filenames }
+        let sha256 = if self.holed {
+            None
+        } else {
+            artifact.map(|a| a.sha256)
+        };
+        Finished {
+            len: self.len,
+            sha256,
+            filenames: self.filenames,
+        }
     }
 }
 
@@ -192,6 +202,8 @@ fn chunk_size(data: &[u8]) -> Option<Result<(usize, u64), ()>> {
     if digits.is_empty() || digits.len() > 15 {
         return Some(Err(()));
     }
-    let size = digits.iter().try_fold(0u64, |n, &d| Some(n << 4 | u64::from((d as char).to_digit(16)?)));
+    let size = digits.iter().try_fold(0u64, |n, &d| {
+        Some(n << 4 | u64::from((d as char).to_digit(16)?))
+    });
     Some(size.map(|s| (len, s)).ok_or(()))
 }

@@ -19,7 +19,12 @@ use super::{Ctx, Dissector, ProtocolSpec};
 
 pub use self::probe::probe;
 
-pub static SPEC: ProtocolSpec = ProtocolSpec { name: "http", ports: &[80, 8080], probe, new };
+pub static SPEC: ProtocolSpec = ProtocolSpec {
+    name: "http",
+    ports: &[80, 8080],
+    probe,
+    new,
+};
 
 /// Requests awaiting their response (pipelining depth) kept at once.
 const MAX_PENDING: usize = 1024;
@@ -76,7 +81,11 @@ impl Dissector for Http {
 
     fn gap(&mut self, dir: Direction, len: u64, ctx: &mut Ctx<'_>) {
         let to_server = dir == Direction::ToServer;
-        let phase = if to_server { &mut self.request } else { &mut self.response };
+        let phase = if to_server {
+            &mut self.request
+        } else {
+            &mut self.response
+        };
         match phase {
             Phase::Body { body, .. } => {
                 if body.gap(len) {
@@ -99,7 +108,11 @@ impl Dissector for Http {
 
     fn close(&mut self, ctx: &mut Ctx<'_>) {
         for dir in [Direction::ToServer, Direction::ToClient] {
-            let phase = if dir == Direction::ToServer { &mut self.request } else { &mut self.response };
+            let phase = if dir == Direction::ToServer {
+                &mut self.request
+            } else {
+                &mut self.response
+            };
             if let Phase::Body { id, body } = std::mem::replace(phase, Phase::Ignore) {
                 self.finish_body(dir, id, body);
             }
@@ -126,7 +139,9 @@ impl Http {
                 Phase::Ignore => return data.len(),
                 Phase::AwaitSwitch => return used,
                 Phase::Resync => match parser::first_line(rest) {
-                    Some((line, _)) if parser::looks_like_request_line(line) => self.request = Phase::Head,
+                    Some((line, _)) if parser::looks_like_request_line(line) => {
+                        self.request = Phase::Head
+                    }
                     Some((_, n)) => used += n,
                     None if rest.len() > parser::MAX_HEAD => return data.len(),
                     None => return used,
@@ -138,7 +153,12 @@ impl Http {
                         Progress::NeedMore => return used,
                         Progress::Done => self.end_request_body(ctx),
                         Progress::Bad(kind) => {
-                            ctx.anomaly("http", kind, "request body framing broken; resynchronising", Some(Direction::ToServer));
+                            ctx.anomaly(
+                                "http",
+                                kind,
+                                "request body framing broken; resynchronising",
+                                Some(Direction::ToServer),
+                            );
                             self.end_request_body(ctx);
                             self.request = Phase::Resync;
                         }
@@ -188,7 +208,10 @@ impl Http {
         let switches = head.tx.is_connect || head.tx.wants_upgrade;
         self.push(head.tx, ctx);
         self.request = match head.framing {
-            Some(framing) => Phase::Body { id, body: Body::new(framing, head.multipart_boundary.as_deref()) },
+            Some(framing) => Phase::Body {
+                id,
+                body: Body::new(framing, head.multipart_boundary.as_deref()),
+            },
             None => {
                 self.mark_request_done(id);
                 if switches {
@@ -206,7 +229,12 @@ impl Http {
         if rest.len() <= parser::MAX_HEAD {
             return None;
         }
-        ctx.anomaly("http", "oversized_head", "request head over 64 KiB; resynchronising", Some(Direction::ToServer));
+        ctx.anomaly(
+            "http",
+            "oversized_head",
+            "request head over 64 KiB; resynchronising",
+            Some(Direction::ToServer),
+        );
         self.request_scanned = 0;
         self.bad_request(b"", ctx);
         Some(rest.len())
@@ -215,14 +243,20 @@ impl Http {
     /// An unparsable request: it still gets a record (its response will
     /// pair with it), and parsing resumes at the next request line.
     fn bad_request(&mut self, line: &[u8], ctx: &mut Ctx<'_>) {
-        let shown = String::from_utf8_lossy(line.get(..line.len().min(120)).unwrap_or_default()).into_owned();
+        let shown = String::from_utf8_lossy(line.get(..line.len().min(120)).unwrap_or_default())
+            .into_owned();
         ctx.anomaly("http", "bad_request_line", shown, Some(Direction::ToServer));
         let id = self.new_id();
         let depth = self.new_depth();
         self.push(Tx::unknown(id, depth, ctx.ts), ctx);
         self.bad_requests = self.bad_requests.saturating_add(1);
         self.request = if self.bad_requests > MAX_BAD_HEADS {
-            ctx.anomaly("http", "gave_up", "too many unparsable requests", Some(Direction::ToServer));
+            ctx.anomaly(
+                "http",
+                "gave_up",
+                "too many unparsable requests",
+                Some(Direction::ToServer),
+            );
             Phase::Ignore
         } else {
             Phase::Resync
@@ -235,7 +269,11 @@ impl Http {
             switches = self.tx(id).is_some_and(|t| t.is_connect || t.wants_upgrade);
             self.finish_body(Direction::ToServer, id, body);
         }
-        self.request = if switches { Phase::AwaitSwitch } else { Phase::Head };
+        self.request = if switches {
+            Phase::AwaitSwitch
+        } else {
+            Phase::Head
+        };
         self.flush(ctx);
     }
 
@@ -261,7 +299,12 @@ impl Http {
                         Progress::NeedMore => return used,
                         Progress::Done => self.end_response_body(ctx),
                         Progress::Bad(kind) => {
-                            ctx.anomaly("http", kind, "response body framing broken; resynchronising", Some(Direction::ToClient));
+                            ctx.anomaly(
+                                "http",
+                                kind,
+                                "response body framing broken; resynchronising",
+                                Some(Direction::ToClient),
+                            );
                             self.end_response_body(ctx);
                             self.response = Phase::Resync;
                         }
@@ -287,13 +330,19 @@ impl Http {
                 return None;
             }
             // An HTTP/0.9 reply is a bare body up to the close.
-            if let Some(i) = self.awaiting_response().filter(|&i| self.txs.get(i).is_some_and(|t| t.http09)) {
+            if let Some(i) = self
+                .awaiting_response()
+                .filter(|&i| self.txs.get(i).is_some_and(|t| t.http09))
+            {
                 let id = self.txs.get_mut(i).map(|t| {
                     t.response_started = true;
                     t.id
                 });
                 if let Some(id) = id {
-                    self.response = Phase::Body { id, body: Body::new(Framing::UntilClose, None) };
+                    self.response = Phase::Body {
+                        id,
+                        body: Body::new(Framing::UntilClose, None),
+                    };
                 }
                 return Some(0);
             }
@@ -303,7 +352,12 @@ impl Http {
         let Some(head_len) = parser::head_end(rest, self.response_scanned.saturating_sub(3)) else {
             self.response_scanned = rest.len();
             if rest.len() > parser::MAX_HEAD {
-                ctx.anomaly("http", "oversized_head", "response head over 64 KiB", Some(Direction::ToClient));
+                ctx.anomaly(
+                    "http",
+                    "oversized_head",
+                    "response head over 64 KiB",
+                    Some(Direction::ToClient),
+                );
                 self.response_scanned = 0;
                 self.response = Phase::Resync;
                 return Some(rest.len());
@@ -328,7 +382,9 @@ impl Http {
             }
         };
         let mut anomalies = Vec::new();
-        let Some(tx) = self.txs.get_mut(index) else { return Some(head_len) };
+        let Some(tx) = self.txs.get_mut(index) else {
+            return Some(head_len);
+        };
         let id = tx.id;
         let after = transaction::response(tx, &status, block, &mut anomalies);
         let is_final = tx.response_started;
@@ -342,7 +398,10 @@ impl Http {
                 self.release_request();
             }
             After::Body(framing) => {
-                self.response = Phase::Body { id, body: Body::new(framing, None) };
+                self.response = Phase::Body {
+                    id,
+                    body: Body::new(framing, None),
+                };
                 self.release_request();
             }
             After::Tunnel => {
@@ -362,11 +421,22 @@ impl Http {
     }
 
     fn bad_response(&mut self, line: &[u8], ctx: &mut Ctx<'_>) {
-        let shown = String::from_utf8_lossy(line.get(..line.len().min(120)).unwrap_or_default()).into_owned();
-        ctx.anomaly("http", "bad_response_head", shown, Some(Direction::ToClient));
+        let shown = String::from_utf8_lossy(line.get(..line.len().min(120)).unwrap_or_default())
+            .into_owned();
+        ctx.anomaly(
+            "http",
+            "bad_response_head",
+            shown,
+            Some(Direction::ToClient),
+        );
         self.bad_responses = self.bad_responses.saturating_add(1);
         self.response = if self.bad_responses > MAX_BAD_HEADS {
-            ctx.anomaly("http", "gave_up", "too many unparsable responses", Some(Direction::ToClient));
+            ctx.anomaly(
+                "http",
+                "gave_up",
+                "too many unparsable responses",
+                Some(Direction::ToClient),
+            );
             Phase::Ignore
         } else {
             Phase::Resync
@@ -432,7 +502,12 @@ impl Http {
         if self.txs.len() >= MAX_PENDING {
             if !self.overflow_reported {
                 self.overflow_reported = true;
-                ctx.anomaly("http", "too_many_pending", "over 1024 requests awaiting responses", None);
+                ctx.anomaly(
+                    "http",
+                    "too_many_pending",
+                    "over 1024 requests awaiting responses",
+                    None,
+                );
             }
             if let Some(old) = self.txs.pop_front() {
                 ctx.emit_at(old.ts, HttpEvent::Request(old.event));
@@ -443,7 +518,11 @@ impl Http {
 
     /// Emits finished transactions, oldest first, keeping request order.
     fn flush(&mut self, ctx: &mut Ctx<'_>) {
-        while self.txs.front().is_some_and(|t| t.request_done && t.response_done) {
+        while self
+            .txs
+            .front()
+            .is_some_and(|t| t.request_done && t.response_done)
+        {
             if let Some(tx) = self.txs.pop_front() {
                 ctx.emit_at(tx.ts, HttpEvent::Request(tx.event));
             }
@@ -468,7 +547,10 @@ fn http09_head_len(rest: &[u8], line_len: usize) -> Option<usize> {
     if after.is_empty() {
         return Some(line_len);
     }
-    let name_len = after.iter().position(|&b| !parser::is_token_char(b)).unwrap_or(after.len());
+    let name_len = after
+        .iter()
+        .position(|&b| !parser::is_token_char(b))
+        .unwrap_or(after.len());
     match after.get(name_len) {
         Some(b':') if name_len > 0 => parser::head_end(rest, 0),
         None if rest.len() <= parser::MAX_HEAD => None,

@@ -29,7 +29,11 @@ impl Multipart {
         let mut delimiter = b"\r\n--".to_vec();
         delimiter.extend_from_slice(boundary);
         // The body opens with the delimiter without its line break.
-        Multipart { delimiter, carry: b"\r\n".to_vec(), phase: Phase::Body }
+        Multipart {
+            delimiter,
+            carry: b"\r\n".to_vec(),
+            phase: Phase::Body,
+        }
     }
 
     /// Scans the next body bytes; file names found go to `found`.
@@ -57,7 +61,9 @@ impl Multipart {
                         return;
                     }
                     let search_from = before.saturating_sub(3);
-                    let end = buf.get(search_from..).and_then(|t| memmem::find(t, b"\r\n\r\n"));
+                    let end = buf
+                        .get(search_from..)
+                        .and_then(|t| memmem::find(t, b"\r\n\r\n"));
                     match end {
                         Some(at) => {
                             let end = search_from + at + 4;
@@ -100,7 +106,8 @@ impl Multipart {
         let keep = self.delimiter.len().saturating_sub(1);
         if data.len() >= keep {
             self.carry.clear();
-            self.carry.extend_from_slice(data.get(data.len() - keep..).unwrap_or_default());
+            self.carry
+                .extend_from_slice(data.get(data.len() - keep..).unwrap_or_default());
         } else {
             self.carry.extend_from_slice(data);
             let excess = self.carry.len().saturating_sub(keep);
@@ -134,7 +141,9 @@ Content-Type: application/x-php\r\n\r\n<?php system($_GET['c']); ?>\r\n\
         let mut m = Multipart::new(b"XyZ");
         let mut out = Vec::new();
         for c in BODY.chunks(chunk) {
-            m.feed(c, &mut |n: &[u8]| out.push(String::from_utf8_lossy(n).into_owned()));
+            m.feed(c, &mut |n: &[u8]| {
+                out.push(String::from_utf8_lossy(n).into_owned())
+            });
         }
         out
     }

@@ -79,7 +79,10 @@ pub struct RequestLine<'a> {
 /// the target and an optional ` HTTP/x.y`. `None` when there is no token
 /// or no whitespace after it.
 pub fn request_line(line: &[u8]) -> Option<RequestLine<'_>> {
-    let method_len = line.iter().position(|&b| !is_token_char(b)).unwrap_or(line.len());
+    let method_len = line
+        .iter()
+        .position(|&b| !is_token_char(b))
+        .unwrap_or(line.len());
     if method_len == 0 {
         return None;
     }
@@ -91,23 +94,40 @@ pub fn request_line(line: &[u8]) -> Option<RequestLine<'_>> {
     let rest = trim(rest.get(after_ws..)?);
     if let Some(version) = rest.strip_prefix(b"HTTP/") {
         // No target at all: `OPTIONS HTTP/1.1`.
-        return Some(RequestLine { method, uri: b"", version: Some(version) });
+        return Some(RequestLine {
+            method,
+            uri: b"",
+            version: Some(version),
+        });
     }
     if let Some(at) = memmem::rfind(rest, b"HTTP/") {
         let before = rest.get(..at)?;
         let version = rest.get(at + 5..)?;
-        if before.last().is_some_and(|&b| is_ws(b)) && version.len() <= 8 && !version.iter().any(|&b| is_ws(b)) {
-            return Some(RequestLine { method, uri: trim(before), version: Some(version) });
+        if before.last().is_some_and(|&b| is_ws(b))
+            && version.len() <= 8
+            && !version.iter().any(|&b| is_ws(b))
+        {
+            return Some(RequestLine {
+                method,
+                uri: trim(before),
+                version: Some(version),
+            });
         }
     }
-    Some(RequestLine { method, uri: rest, version: None })
+    Some(RequestLine {
+        method,
+        uri: rest,
+        version: None,
+    })
 }
 
 /// A request line a client could really have sent: a token, a target
 /// and `HTTP/1.x` (used to resynchronise after garbage).
 pub fn looks_like_request_line(line: &[u8]) -> bool {
     match request_line(line) {
-        Some(RequestLine { version: Some(v), .. }) => v.len() == 3 && v.starts_with(b"1.") && v[2].is_ascii_digit(),
+        Some(RequestLine {
+            version: Some(v), ..
+        }) => v.len() == 3 && v.starts_with(b"1.") && v[2].is_ascii_digit(),
         _ => false,
     }
 }
@@ -130,15 +150,23 @@ pub fn status_line(line: &[u8]) -> Option<StatusLine<'_>> {
     if !digits.iter().all(u8::is_ascii_digit) || rest.get(3).is_some_and(|b| !is_ws(*b)) {
         return None;
     }
-    let code = digits.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
-    Some(StatusLine { version, code, reason: trim(rest.get(3..).unwrap_or_default()) })
+    let code = digits
+        .iter()
+        .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    Some(StatusLine {
+        version,
+        code,
+        reason: trim(rest.get(3..).unwrap_or_default()),
+    })
 }
 
 /// Calls `f(name, value)` for each header of a block (the head after its
 /// first line, up to and including the empty line). Returns the count.
 pub fn each_header<'a>(block: &'a [u8], mut f: impl FnMut(&'a [u8], &'a [u8])) -> u32 {
     let mut headers = [httparse::EMPTY_HEADER; HTTPARSE_HEADERS];
-    if let Ok(httparse::Status::Complete((_, parsed))) = httparse::parse_headers(block, &mut headers) {
+    if let Ok(httparse::Status::Complete((_, parsed))) =
+        httparse::parse_headers(block, &mut headers)
+    {
         for h in parsed.iter() {
             f(h.name.as_bytes(), trim(h.value));
         }
@@ -180,7 +208,11 @@ pub fn content_length(value: &[u8]) -> Option<u64> {
 
 /// True when `chunked` is the last transfer coding listed.
 pub fn is_chunked(value: &[u8]) -> bool {
-    value.rsplit(|&b| b == b',').next().map(trim).is_some_and(|last| last.eq_ignore_ascii_case(b"chunked"))
+    value
+        .rsplit(|&b| b == b',')
+        .next()
+        .map(trim)
+        .is_some_and(|last| last.eq_ignore_ascii_case(b"chunked"))
 }
 
 /// The `filename` (or `filename*`) parameter of a `Content-Disposition`.
@@ -188,7 +220,9 @@ pub fn disposition_filename(value: &[u8]) -> Option<&[u8]> {
     let mut plain = None;
     for param in value.split(|&b| b == b';').skip(1) {
         let param = trim(param);
-        let Some(eq) = memchr(b'=', param) else { continue };
+        let Some(eq) = memchr(b'=', param) else {
+            continue;
+        };
         let (name, raw) = param.split_at(eq);
         let raw = trim(raw.get(1..).unwrap_or_default());
         let name = trim(name);
@@ -198,7 +232,10 @@ pub fn disposition_filename(value: &[u8]) -> Option<&[u8]> {
             return Some(value);
         }
         if name.eq_ignore_ascii_case(b"filename") {
-            let unquoted = raw.strip_prefix(b"\"").and_then(|r| r.strip_suffix(b"\"")).unwrap_or(raw);
+            let unquoted = raw
+                .strip_prefix(b"\"")
+                .and_then(|r| r.strip_suffix(b"\""))
+                .unwrap_or(raw);
             plain = Some(unquoted);
         }
     }
@@ -216,7 +253,10 @@ pub fn multipart_boundary(content_type: &[u8]) -> Option<&[u8]> {
         let param = trim(param);
         if param.len() > 9 && param.get(..9)?.eq_ignore_ascii_case(b"boundary=") {
             let b = param.get(9..)?;
-            let b = b.strip_prefix(b"\"").and_then(|r| r.strip_suffix(b"\"")).unwrap_or(b);
+            let b = b
+                .strip_prefix(b"\"")
+                .and_then(|r| r.strip_suffix(b"\""))
+                .unwrap_or(b);
             return (!b.is_empty() && b.len() <= 200).then_some(b);
         }
     }
@@ -232,7 +272,8 @@ pub fn unescape_uri(uri: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     let mut i = 0;
     while let Some(&b) = uri.get(i) {
         if b == b'%' {
-            if let (Some(h), Some(l)) = (uri.get(i + 1).and_then(hex), uri.get(i + 2).and_then(hex)) {
+            if let (Some(h), Some(l)) = (uri.get(i + 1).and_then(hex), uri.get(i + 2).and_then(hex))
+            {
                 out.push(h << 4 | l);
                 i += 3;
                 continue;
@@ -254,7 +295,10 @@ mod tests {
 
     #[test]
     fn finds_the_end_of_heads() {
-        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nrest", 0), Some(27));
+        assert_eq!(
+            head_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nrest", 0),
+            Some(27)
+        );
         assert_eq!(head_end(b"GET / HTTP/1.1\nHost: a\n\nrest", 0), Some(24));
         assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r", 0), None);
         assert_eq!(head_end(b"", 5), None);
@@ -263,7 +307,10 @@ mod tests {
     #[test]
     fn parses_request_lines_like_zeek() {
         let l = request_line(b"GET /a b HTTP/1.1").unwrap();
-        assert_eq!((l.method, l.uri, l.version), (&b"GET"[..], &b"/a b"[..], Some(&b"1.1"[..])));
+        assert_eq!(
+            (l.method, l.uri, l.version),
+            (&b"GET"[..], &b"/a b"[..], Some(&b"1.1"[..]))
+        );
         let l = request_line(b"OPTIONS HTTP/1.1").unwrap();
         assert_eq!((l.uri, l.version), (&b""[..], Some(&b"1.1"[..])));
         let l = request_line(b"GET /HTTP/1.1").unwrap();
@@ -280,7 +327,10 @@ mod tests {
     #[test]
     fn parses_status_lines() {
         let s = status_line(b"HTTP/1.1 405 Method Not Allowed").unwrap();
-        assert_eq!((s.version, s.code, s.reason), (&b"1.1"[..], 405, &b"Method Not Allowed"[..]));
+        assert_eq!(
+            (s.version, s.code, s.reason),
+            (&b"1.1"[..], 405, &b"Method Not Allowed"[..])
+        );
         assert_eq!(status_line(b"HTTP/1.0 200").unwrap().reason, b"");
         assert!(status_line(b"HTTP/1.1 20x OK").is_none());
         assert!(status_line(b"HTTP/1.1 2000 OK").is_none());
@@ -292,7 +342,10 @@ mod tests {
         let n = each_header(b"Host: a\r\nX: 1\r\n\r\n", |k, v| seen.push((k, v)));
         assert_eq!((n, seen.len()), (2, 2));
         seen.clear();
-        let n = each_header(b"Bad Name : a\r\n folded\r\nContent-Length:   7  \r\n\r\n", |k, v| seen.push((k, v)));
+        let n = each_header(
+            b"Bad Name : a\r\n folded\r\nContent-Length:   7  \r\n\r\n",
+            |k, v| seen.push((k, v)),
+        );
         assert_eq!(n, 2);
         assert_eq!(seen[1], (&b"Content-Length"[..], &b"7"[..]));
     }
@@ -304,9 +357,18 @@ mod tests {
         assert_eq!(content_length(b"-1"), None);
         assert!(is_chunked(b"gzip, chunked"));
         assert!(!is_chunked(b"chunked, gzip"));
-        assert_eq!(disposition_filename(b"attachment; filename=\"test.json\""), Some(&b"test.json"[..]));
-        assert_eq!(disposition_filename(b"form-data; name=\"f\"; filename=a.php"), Some(&b"a.php"[..]));
-        assert_eq!(multipart_boundary(b"multipart/form-data; boundary=----x"), Some(&b"----x"[..]));
+        assert_eq!(
+            disposition_filename(b"attachment; filename=\"test.json\""),
+            Some(&b"test.json"[..])
+        );
+        assert_eq!(
+            disposition_filename(b"form-data; name=\"f\"; filename=a.php"),
+            Some(&b"a.php"[..])
+        );
+        assert_eq!(
+            multipart_boundary(b"multipart/form-data; boundary=----x"),
+            Some(&b"----x"[..])
+        );
         assert_eq!(&*unescape_uri(b"/a%20b%3d%zz"), b"/a b=%zz");
     }
 }

@@ -13,8 +13,18 @@ const MAX_METHOD: usize = 24;
 /// even before its version arrives (probes see only the first bytes).
 const LONG_TARGET: usize = 256;
 
-const KNOWN_METHODS: &[&[u8]] =
-    &[b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"PATCH", b"CONNECT", b"TRACE", b"PROPFIND"];
+const KNOWN_METHODS: &[&[u8]] = &[
+    b"GET",
+    b"POST",
+    b"HEAD",
+    b"PUT",
+    b"DELETE",
+    b"OPTIONS",
+    b"PATCH",
+    b"CONNECT",
+    b"TRACE",
+    b"PROPFIND",
+];
 
 pub fn probe(dir: Direction, data: &[u8]) -> Probe {
     match dir {
@@ -49,27 +59,51 @@ const HTTP1: [fn(u8) -> bool; 8] = [
 
 fn response(data: &[u8]) -> Probe {
     let digit = |b: u8| b.is_ascii_digit();
-    let classes: [fn(u8) -> bool; 12] =
-        [HTTP1[0], HTTP1[1], HTTP1[2], HTTP1[3], HTTP1[4], HTTP1[5], HTTP1[6], HTTP1[7], |b| b == b' ', digit, digit, digit];
+    let classes: [fn(u8) -> bool; 12] = [
+        HTTP1[0],
+        HTTP1[1],
+        HTTP1[2],
+        HTTP1[3],
+        HTTP1[4],
+        HTTP1[5],
+        HTTP1[6],
+        HTTP1[7],
+        |b| b == b' ',
+        digit,
+        digit,
+        digit,
+    ];
     pattern(data, &classes)
 }
 
 fn request(data: &[u8]) -> Probe {
-    let method_len = data.iter().position(|&b| !is_method_char(b)).unwrap_or(data.len());
+    let method_len = data
+        .iter()
+        .position(|&b| !is_method_char(b))
+        .unwrap_or(data.len());
     if method_len > MAX_METHOD || data.first().is_some_and(|b| !b.is_ascii_uppercase()) {
         return Probe::NoMatch;
     }
-    let Some(&after_method) = data.get(method_len) else { return Probe::NeedMore };
+    let Some(&after_method) = data.get(method_len) else {
+        return Probe::NeedMore;
+    };
     if method_len == 0 || after_method != b' ' {
         return Probe::NoMatch;
     }
     let method = data.get(..method_len).unwrap_or_default();
     let target_start = method_len + 1;
     let rest = data.get(target_start..).unwrap_or_default();
-    let target_len = rest.iter().position(|&b| !(0x21..=0x7e).contains(&b)).unwrap_or(rest.len());
+    let target_len = rest
+        .iter()
+        .position(|&b| !(0x21..=0x7e).contains(&b))
+        .unwrap_or(rest.len());
     let Some(&after_target) = rest.get(target_len) else {
         let long = target_len >= LONG_TARGET && rest.first() == Some(&b'/');
-        return if long && KNOWN_METHODS.contains(&method) { Probe::Match } else { Probe::NeedMore };
+        return if long && KNOWN_METHODS.contains(&method) {
+            Probe::Match
+        } else {
+            Probe::NeedMore
+        };
     };
     if target_len == 0 || after_target != b' ' {
         return Probe::NoMatch;
@@ -97,7 +131,10 @@ mod tests {
         assert_eq!(req(b"GET / HTT"), Probe::NeedMore);
         assert_eq!(req(b"GE"), Probe::NeedMore);
         assert_eq!(req(b""), Probe::NeedMore);
-        assert_eq!(probe(Direction::ToClient, b"HTTP/1.0 400 Bad"), Probe::Match);
+        assert_eq!(
+            probe(Direction::ToClient, b"HTTP/1.0 400 Bad"),
+            Probe::Match
+        );
         assert_eq!(probe(Direction::ToClient, b"HTTP/1."), Probe::NeedMore);
         assert_eq!(probe(Direction::ToClient, b"HTTP/2 200"), Probe::NoMatch);
         let mut long = b"GET /".to_vec();
@@ -116,7 +153,10 @@ mod tests {
         assert_eq!(req(b"\x16\x03\x01\x02\x00"), Probe::NoMatch);
         assert_eq!(req(b"get / HTTP/1.1\r\n"), Probe::NoMatch);
         assert_eq!(req(b"GET /HTTP/1.1\r\n"), Probe::NoMatch);
-        assert_eq!(probe(Direction::ToClient, b"220 ProFTPD ready\r\n"), Probe::NoMatch);
+        assert_eq!(
+            probe(Direction::ToClient, b"220 ProFTPD ready\r\n"),
+            Probe::NoMatch
+        );
         assert_eq!(probe(Direction::ToClient, b"+OK\r\n"), Probe::NoMatch);
     }
 }

@@ -55,13 +55,26 @@ fn pairs_a_request_with_its_response() {
     assert_eq!(r.host.as_deref(), Some("example.org"));
     assert_eq!(r.user_agent.as_deref(), Some("curl/8.0"));
     assert_eq!(r.referrer.as_deref(), Some("http://example.org/"));
-    assert_eq!((r.username.as_deref(), r.password.as_deref()), (Some("admin"), Some("hunter2")));
-    assert_eq!((r.status_code, r.status_msg.as_deref()), (Some(200), Some("OK")));
+    assert_eq!(
+        (r.username.as_deref(), r.password.as_deref()),
+        (Some("admin"), Some("hunter2"))
+    );
+    assert_eq!(
+        (r.status_code, r.status_msg.as_deref()),
+        (Some(200), Some("OK"))
+    );
     assert_eq!(r.response_body_len, 5);
     assert_eq!(r.response_body_sha256, Some(sha256(b"hello")));
     assert_eq!(r.response_content_type.as_deref(), Some("text/html"));
-    assert_eq!((r.trans_depth, r.request_headers, r.response_headers), (1, 4, 2));
-    assert_eq!(events[0].ts, testkit_ts(0), "stamped with the request's time");
+    assert_eq!(
+        (r.trans_depth, r.request_headers, r.response_headers),
+        (1, 4, 2)
+    );
+    assert_eq!(
+        events[0].ts,
+        testkit_ts(0),
+        "stamped with the request's time"
+    );
     assert!(anomalies(&events).is_empty());
 }
 
@@ -69,7 +82,8 @@ fn testkit_ts(step: u64) -> model::Timestamp {
     model::Timestamp(model::Timestamp::from_timeval(1_700_000_000, 0).0 + step as i64 * 1_000_000)
 }
 
-const PIPELINED_REQUESTS: &[u8] = b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nHEAD /2 HTTP/1.1\r\nHost: h\r\n\r\n\
+const PIPELINED_REQUESTS: &[u8] =
+    b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nHEAD /2 HTTP/1.1\r\nHost: h\r\n\r\n\
 GET /3 HTTP/1.1\r\nHost: h\r\n\r\nGET /4 HTTP/1.1\r\nHost: h\r\n\r\n";
 const PIPELINED_RESPONSES: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
 5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n\
@@ -79,15 +93,30 @@ HTTP/1.0 404 Not Found\r\n\r\nnot here";
 
 #[test]
 fn pipelined_requests_pair_in_order_whatever_the_framing() {
-    let events = dissect(&[Step::Data(C, PIPELINED_REQUESTS), Step::Data(S, PIPELINED_RESPONSES)]);
+    let events = dissect(&[
+        Step::Data(C, PIPELINED_REQUESTS),
+        Step::Data(S, PIPELINED_RESPONSES),
+    ]);
     let r = requests(&events);
     let got: Vec<_> = r
         .iter()
-        .map(|r| (r.trans_depth, r.uri.clone().unwrap(), r.status_code.unwrap(), r.response_body_len))
+        .map(|r| {
+            (
+                r.trans_depth,
+                r.uri.clone().unwrap(),
+                r.status_code.unwrap(),
+                r.response_body_len,
+            )
+        })
         .collect();
     assert_eq!(
         got,
-        [(1, "/1".into(), 200, 11), (2, "/2".into(), 200, 0), (3, "/3".into(), 304, 0), (4, "/4".into(), 404, 8)]
+        [
+            (1, "/1".into(), 200, 11),
+            (2, "/2".into(), 200, 0),
+            (3, "/3".into(), 304, 0),
+            (4, "/4".into(), 404, 8)
+        ]
     );
     assert_eq!(r[0].response_body_sha256, Some(sha256(b"hello world")));
     assert!(anomalies(&events).is_empty());
@@ -95,11 +124,18 @@ fn pipelined_requests_pair_in_order_whatever_the_framing() {
 
 #[test]
 fn same_events_however_the_streams_are_cut() {
-    let whole = dissect(&[Step::Data(C, PIPELINED_REQUESTS), Step::Data(S, PIPELINED_RESPONSES)]);
+    let whole = dissect(&[
+        Step::Data(C, PIPELINED_REQUESTS),
+        Step::Data(S, PIPELINED_RESPONSES),
+    ]);
     for size in [1, 2, 3, 7, 64] {
         let mut steps = testkit::chunked(C, PIPELINED_REQUESTS, size);
         steps.extend(testkit::chunked(S, PIPELINED_RESPONSES, size));
-        assert_eq!(requests(&dissect(&steps)), requests(&whole), "chunks of {size}");
+        assert_eq!(
+            requests(&dissect(&steps)),
+            requests(&whole),
+            "chunks of {size}"
+        );
     }
 }
 
@@ -114,14 +150,25 @@ fn hundred_continue_is_an_interim_response() {
     ]);
     let r = requests(&events);
     assert_eq!(r.len(), 1);
-    assert_eq!((r[0].info_code, r[0].info_msg.as_deref()), (Some(100), Some("Continue")));
-    assert_eq!((r[0].status_code, r[0].request_body_len, r[0].response_body_len), (Some(201), 4, 2));
+    assert_eq!(
+        (r[0].info_code, r[0].info_msg.as_deref()),
+        (Some(100), Some("Continue"))
+    );
+    assert_eq!(
+        (
+            r[0].status_code,
+            r[0].request_body_len,
+            r[0].response_body_len
+        ),
+        (Some(201), 4, 2)
+    );
     assert_eq!(r[0].request_body_sha256, Some(sha256(b"data")));
 }
 
 #[test]
 fn multipart_uploads_are_kept_with_their_file_names() {
-    let body = b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.php\"\r\n\
+    let body =
+        b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.php\"\r\n\
 Content-Type: application/octet-stream\r\n\r\n<?php eval($_POST[1]); ?>\r\n--b0undary--\r\n";
     let head = format!(
         "POST /upload.php HTTP/1.1\r\nHost: h\r\nContent-Type: multipart/form-data; boundary=b0undary\r\n\
@@ -134,20 +181,31 @@ Content-Length: {}\r\n\r\n",
         (SPEC.new)(),
         &flow(80),
         &store,
-        &[Step::Data(C, head.as_bytes()), Step::Data(C, body), Step::Data(S, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")],
+        &[
+            Step::Data(C, head.as_bytes()),
+            Step::Data(C, body),
+            Step::Data(S, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        ],
     );
     let r = requests(&out.events);
     assert_eq!(r[0].filenames, ["x.php"]);
     assert_eq!(r[0].request_body_len, body.len() as u64);
     let sha = r[0].request_body_sha256.clone().unwrap();
-    assert_eq!(std::fs::read(dir.path().join(&sha)).unwrap(), body, "upload kept as an artifact");
+    assert_eq!(
+        std::fs::read(dir.path().join(&sha)).unwrap(),
+        body,
+        "upload kept as an artifact"
+    );
 }
 
 #[test]
 fn response_filename_and_until_close_body() {
     let events = dissect(&[
         Step::Data(C, b"GET /f HTTP/1.0\r\n\r\n"),
-        Step::Data(S, b"HTTP/1.0 200 OK\r\nContent-Disposition: attachment; filename=\"test.json\"\r\n\r\n{}"),
+        Step::Data(
+            S,
+            b"HTTP/1.0 200 OK\r\nContent-Disposition: attachment; filename=\"test.json\"\r\n\r\n{}",
+        ),
         Step::Data(S, b"[]"),
     ]);
     let r = requests(&events);
@@ -170,14 +228,23 @@ fn upgrade_stops_after_101() {
     assert!(!d.wants_more());
     d.close(&mut ctx);
     let r = requests(&events);
-    assert_eq!((r.len(), r[0].status_code, r[0].upgrade.as_deref()), (1, Some(101), Some("websocket")));
+    assert_eq!(
+        (r.len(), r[0].status_code, r[0].upgrade.as_deref()),
+        (1, Some(101), Some("websocket"))
+    );
 }
 
 #[test]
 fn connect_tunnel_and_refused_connect() {
     let events = dissect(&[
-        Step::Data(C, b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n\x16\x03\x01"),
-        Step::Data(S, b"HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x03"),
+        Step::Data(
+            C,
+            b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n\x16\x03\x01",
+        ),
+        Step::Data(
+            S,
+            b"HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x03",
+        ),
     ]);
     let r = requests(&events);
     assert_eq!((r.len(), r[0].upgrade.as_deref()), (1, Some("connect")));
@@ -195,27 +262,52 @@ fn connect_tunnel_and_refused_connect() {
 #[test]
 fn bad_request_lines_get_a_record_and_resynchronise() {
     let events = dissect(&[
-        Step::Data(C, b"\xc3\x83\xc3\x82 / HTTP/1.1\nHost: www.google.com\n\nGET /next HTTP/1.1\r\n\r\n"),
-        Step::Data(S, b"HTTP/1.0 400 Bad Request\r\nContent-Length: 3\r\n\r\nbad"),
+        Step::Data(
+            C,
+            b"\xc3\x83\xc3\x82 / HTTP/1.1\nHost: www.google.com\n\nGET /next HTTP/1.1\r\n\r\n",
+        ),
+        Step::Data(
+            S,
+            b"HTTP/1.0 400 Bad Request\r\nContent-Length: 3\r\n\r\nbad",
+        ),
         Step::Data(S, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
     ]);
     let r = requests(&events);
     assert_eq!(r.len(), 2);
-    assert_eq!((r[0].method.as_deref(), r[0].status_code), (None, Some(400)));
-    assert_eq!((r[1].uri.as_deref(), r[1].status_code), (Some("/next"), Some(200)));
+    assert_eq!(
+        (r[0].method.as_deref(), r[0].status_code),
+        (None, Some(400))
+    );
+    assert_eq!(
+        (r[1].uri.as_deref(), r[1].status_code),
+        (Some("/next"), Some(200))
+    );
     assert_eq!(anomalies(&events), ["bad_request_line"]);
 }
 
 #[test]
 fn http09_request_takes_a_body_only_reply() {
-    let events = dissect(&[Step::Data(C, b"GET /\r\n"), Step::Data(S, b"<html>hi</html>")]);
+    let events = dissect(&[
+        Step::Data(C, b"GET /\r\n"),
+        Step::Data(S, b"<html>hi</html>"),
+    ]);
     let r = requests(&events);
-    assert_eq!((r[0].version.as_deref(), r[0].status_code, r[0].response_body_len), (Some("0.9"), None, 15));
+    assert_eq!(
+        (
+            r[0].version.as_deref(),
+            r[0].status_code,
+            r[0].response_body_len
+        ),
+        (Some("0.9"), None, 15)
+    );
 }
 
 #[test]
 fn unanswered_requests_are_emitted_at_close() {
-    let events = dissect(&[Step::Data(C, b"GET /1 HTTP/1.1\r\n\r\nPOST /2 HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")]);
+    let events = dissect(&[Step::Data(
+        C,
+        b"GET /1 HTTP/1.1\r\n\r\nPOST /2 HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc",
+    )]);
     let r = requests(&events);
     assert_eq!(r.len(), 2);
     assert_eq!((r[1].status_code, r[1].request_body_len), (None, 3));
@@ -231,7 +323,10 @@ fn gaps_inside_a_body_keep_the_framing() {
         Step::Data(S, b"HTTP/1.1 200 OK\r\n\r\n"),
     ]);
     let r = requests(&events);
-    assert_eq!((r[0].response_body_len, r[0].response_body_sha256.as_deref()), (10, None));
+    assert_eq!(
+        (r[0].response_body_len, r[0].response_body_sha256.as_deref()),
+        (10, None)
+    );
     assert_eq!(r.len(), 2, "the next response is still found");
 }
 

@@ -35,7 +35,10 @@ impl Tx {
         Tx {
             id,
             ts,
-            event: HttpRequest { trans_depth: depth, ..HttpRequest::default() },
+            event: HttpRequest {
+                trans_depth: depth,
+                ..HttpRequest::default()
+            },
             request_done: true,
             response_started: false,
             response_done: false,
@@ -76,7 +79,13 @@ pub struct RequestHead {
     pub anomalies: Vec<(&'static str, String)>,
 }
 
-pub fn request(id: u64, depth: u32, ts: Timestamp, line: &RequestLine<'_>, block: &[u8]) -> RequestHead {
+pub fn request(
+    id: u64,
+    depth: u32,
+    ts: Timestamp,
+    line: &RequestLine<'_>,
+    block: &[u8],
+) -> RequestHead {
     let mut tx = Tx::unknown(id, depth, ts);
     tx.request_done = false;
     let ev = &mut tx.event;
@@ -138,25 +147,42 @@ pub fn request(id: u64, depth: u32, ts: Timestamp, line: &RequestLine<'_>, block
     }
     let framing = if chunked {
         if length.is_some() {
-            anomalies.push(("chunked_with_length", "request has Transfer-Encoding: chunked and Content-Length".into()));
+            anomalies.push((
+                "chunked_with_length",
+                "request has Transfer-Encoding: chunked and Content-Length".into(),
+            ));
         }
         Some(Framing::Chunked(Chunk::Size))
     } else {
         length.filter(|&n| n > 0).map(Framing::Length)
     };
-    RequestHead { tx, framing, multipart_boundary: boundary, anomalies }
+    RequestHead {
+        tx,
+        framing,
+        multipart_boundary: boundary,
+        anomalies,
+    }
 }
 
-fn note_length(length: &mut Option<u64>, value: &[u8], anomalies: &mut Vec<(&'static str, String)>) {
+fn note_length(
+    length: &mut Option<u64>,
+    value: &[u8],
+    anomalies: &mut Vec<(&'static str, String)>,
+) {
     match parser::content_length(value) {
         Some(n) => {
             if length.is_some_and(|old| old != n) {
-                anomalies.push(("conflicting_content_length", format!("{} and {n}", length.unwrap_or(0))));
+                anomalies.push((
+                    "conflicting_content_length",
+                    format!("{} and {n}", length.unwrap_or(0)),
+                ));
             }
             *length = Some(n);
         }
         None => {
-            let shown = String::from_utf8_lossy(value.get(..value.len().min(64)).unwrap_or_default()).into_owned();
+            let shown =
+                String::from_utf8_lossy(value.get(..value.len().min(64)).unwrap_or_default())
+                    .into_owned();
             anomalies.push(("bad_content_length", shown));
         }
     }
@@ -178,9 +204,10 @@ fn basic_credentials(value: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     );
     let decoded = engine.decode(encoded).ok()?;
     Some(match memchr::memchr(b':', &decoded) {
-        Some(colon) => {
-            (decoded.get(..colon).unwrap_or_default().to_vec(), decoded.get(colon + 1..).unwrap_or_default().to_vec())
-        }
+        Some(colon) => (
+            decoded.get(..colon).unwrap_or_default().to_vec(),
+            decoded.get(colon + 1..).unwrap_or_default().to_vec(),
+        ),
         None => (decoded, Vec::new()),
     })
 }
@@ -265,8 +292,14 @@ mod tests {
 
     #[test]
     fn decodes_basic_credentials() {
-        assert_eq!(basic_credentials(b"Basic YWRtaW46czNjcjN0"), Some((b"admin".to_vec(), b"s3cr3t".to_vec())));
-        assert_eq!(basic_credentials(b"basic YWRtaW4"), Some((b"admin".to_vec(), Vec::new())));
+        assert_eq!(
+            basic_credentials(b"Basic YWRtaW46czNjcjN0"),
+            Some((b"admin".to_vec(), b"s3cr3t".to_vec()))
+        );
+        assert_eq!(
+            basic_credentials(b"basic YWRtaW4"),
+            Some((b"admin".to_vec(), Vec::new()))
+        );
         assert_eq!(basic_credentials(b"Bearer abc"), None);
         assert_eq!(basic_credentials(b"Basic !!!"), None);
     }
