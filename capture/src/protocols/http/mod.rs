@@ -37,12 +37,12 @@ fn new() -> Box<dyn Dissector> {
 
 #[derive(Default)]
 enum Phase {
-    /// Expecting a head (`scanned`: bytes already searched for its end).
+    /// Expecting a head.
     #[default]
     Head,
     Body {
         id: u64,
-        body: Body,
+        body: Box<Body>,
     },
     /// Skipping lines until one starts a head again.
     Resync,
@@ -210,7 +210,7 @@ impl Http {
         self.request = match head.framing {
             Some(framing) => Phase::Body {
                 id,
-                body: Body::new(framing, head.multipart_boundary.as_deref()),
+                body: Box::new(Body::new(framing, head.multipart_boundary.as_deref())),
             },
             None => {
                 self.mark_request_done(id);
@@ -341,7 +341,7 @@ impl Http {
                 if let Some(id) = id {
                     self.response = Phase::Body {
                         id,
-                        body: Body::new(Framing::UntilClose, None),
+                        body: Box::new(Body::new(Framing::UntilClose, None)),
                     };
                 }
                 return Some(0);
@@ -400,7 +400,7 @@ impl Http {
             After::Body(framing) => {
                 self.response = Phase::Body {
                     id,
-                    body: Body::new(framing, None),
+                    body: Box::new(Body::new(framing, None)),
                 };
                 self.release_request();
             }
@@ -459,7 +459,7 @@ impl Http {
     }
 
     /// Records a finished (or cut-off) body in its transaction.
-    fn finish_body(&mut self, dir: Direction, id: u64, body: Body) {
+    fn finish_body(&mut self, dir: Direction, id: u64, body: Box<Body>) {
         let done = body.finish();
         let Some(tx) = self.tx(id) else { return };
         for name in &done.filenames {
