@@ -391,3 +391,56 @@ proptest! {
         dissect(&steps);
     }
 }
+
+/// Real traffic: curl 7.88 and a pipelining client against Python's
+/// http.server, recorded with `testdata/record.sh`.
+#[test]
+fn own_capture_of_curl_and_python_http_server() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/protocols/http/testdata/http-local.pcap"
+    );
+    let events =
+        crate::engine::dissect_file(std::path::Path::new(path), &ArtifactStore::hash_only())
+            .unwrap();
+    let r = requests(&events);
+    let got: Vec<_> = r
+        .iter()
+        .map(|r| {
+            (
+                r.trans_depth,
+                r.method.clone().unwrap(),
+                r.uri.clone().unwrap(),
+                r.status_code.unwrap(),
+                r.request_body_len,
+            )
+        })
+        .collect();
+    let expected: Vec<(u32, String, String, u16, u64)> = [
+        (1, "GET", "/index.html?q='or 1=1", 200, 0),
+        (1, "GET", "/secret", 200, 0),
+        (1, "POST", "/upload", 201, r[2].request_body_len),
+        (1, "POST", "/post", 201, 40000),
+        (1, "PUT", "/put.bin", 201, 40000),
+        (1, "HEAD", "/head", 200, 0),
+        (1, "GET", "/a", 200, 0),
+        (2, "GET", "/chunked", 200, 0),
+        (3, "HEAD", "/h", 200, 0),
+        (4, "GET", "/last", 200, 0),
+    ]
+    .into_iter()
+    .map(|(d, m, u, s, l)| (d, m.to_string(), u.to_string(), s, l))
+    .collect();
+    assert_eq!(got, expected);
+    assert_eq!(
+        (r[1].username.as_deref(), r[1].password.as_deref()),
+        (Some("admin"), Some("hunter2"))
+    );
+    assert_eq!(r[2].filenames, ["shell.php"]);
+    let upload = sha256(&[b'A'; 40000]);
+    assert_eq!(r[3].request_body_sha256.as_deref(), Some(upload.as_str()));
+    assert_eq!(r[4].request_body_sha256.as_deref(), Some(upload.as_str()));
+    assert_eq!((r[3].info_code, r[4].info_code), (Some(100), Some(100)));
+    assert_eq!((r[5].response_body_len, r[7].response_body_len), (0, 19));
+    assert!(anomalies(&events).is_empty());
+}
