@@ -236,7 +236,7 @@ impl Http {
             Some(Direction::ToServer),
         );
         self.request_scanned = 0;
-        self.bad_request(b"", ctx);
+        self.give_up_request(true, ctx);
         Some(rest.len())
     }
 
@@ -246,9 +246,21 @@ impl Http {
         let shown = String::from_utf8_lossy(line.get(..line.len().min(120)).unwrap_or_default())
             .into_owned();
         ctx.anomaly("http", "bad_request_line", shown, Some(Direction::ToServer));
-        let id = self.new_id();
-        let depth = self.new_depth();
-        self.push(Tx::unknown(id, depth, ctx.ts), ctx);
+        // A line of text was meant as a request: give it a record so that
+        // its (error) response pairs with it, not with the next request.
+        // Binary bytes (a flow picked up mid-body) get none.
+        let text = !line.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f);
+        self.give_up_request(text, ctx);
+    }
+
+    /// After an unusable request head: maybe a record for it, then skip to
+    /// the next request line (or ignore the side after too many).
+    fn give_up_request(&mut self, record: bool, ctx: &mut Ctx<'_>) {
+        if record {
+            let id = self.new_id();
+            let depth = self.new_depth();
+            self.push(Tx::unknown(id, depth, ctx.ts), ctx);
+        }
         self.bad_requests = self.bad_requests.saturating_add(1);
         self.request = if self.bad_requests > MAX_BAD_HEADS {
             ctx.anomaly(

@@ -444,3 +444,26 @@ fn own_capture_of_curl_and_python_http_server() {
     assert_eq!((r[5].response_body_len, r[7].response_body_len), (0, 19));
     assert!(anomalies(&events).is_empty());
 }
+
+#[test]
+fn binary_garbage_gets_no_record_and_is_given_up_eventually() {
+    let mut junk = Vec::new();
+    for i in 0..40u8 {
+        junk.extend_from_slice(&[0x00, i, 0x01, b'\n']);
+    }
+    let events = dissect(&[Step::Data(C, &junk)]);
+    assert!(requests(&events).is_empty());
+    let kinds = anomalies(&events);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "bad_request_line").count(),
+        1,
+        "one per resynchronisation"
+    );
+
+    let mut text = Vec::new();
+    for _ in 0..40 {
+        text.extend_from_slice(b"HELLO\n\nGET / HTTP/1.1\r\nContent-Length: 1\r\n\r\nxjunk\n");
+    }
+    let events = dissect(&[Step::Data(C, &text)]);
+    assert!(anomalies(&events).contains(&"gave_up".to_string()));
+}
