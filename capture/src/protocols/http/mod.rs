@@ -191,7 +191,7 @@ impl Http {
         };
         let head_len = match request_line.version {
             Some(_) => parser::head_end(rest, self.request_scanned.saturating_sub(3)),
-            None => http09_head_len(rest, line_len),
+            None => http09_head_len(rest, line_len, self.request_scanned.saturating_sub(3)),
         };
         let Some(head_len) = head_len else {
             self.request_scanned = rest.len();
@@ -554,7 +554,7 @@ impl Http {
 
 /// Head length of a request line without a version (HTTP/0.9): the line
 /// alone, unless header lines follow it (as Zeek also reads them).
-fn http09_head_len(rest: &[u8], line_len: usize) -> Option<usize> {
+fn http09_head_len(rest: &[u8], line_len: usize, scanned: usize) -> Option<usize> {
     let after = rest.get(line_len..).unwrap_or_default();
     if after.is_empty() {
         return Some(line_len);
@@ -564,7 +564,7 @@ fn http09_head_len(rest: &[u8], line_len: usize) -> Option<usize> {
         .position(|&b| !parser::is_token_char(b))
         .unwrap_or(after.len());
     match after.get(name_len) {
-        Some(b':') if name_len > 0 => parser::head_end(rest, 0),
+        Some(b':') if name_len > 0 => parser::head_end(rest, scanned),
         None if rest.len() <= parser::MAX_HEAD => None,
         _ => Some(line_len),
     }
