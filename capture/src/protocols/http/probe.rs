@@ -10,7 +10,7 @@ use crate::protocols::Probe;
 /// Longest method accepted (`VERSION-CONTROL` is 15).
 const MAX_METHOD: usize = 24;
 /// A target at least this long after a well-known method is taken as HTTP
-/// even before its version arrives (probes see only the first bytes).
+/// even before its version arrives (the engine probes at most 1 KiB).
 const LONG_TARGET: usize = 256;
 
 const KNOWN_METHODS: &[&[u8]] = &[
@@ -98,7 +98,7 @@ fn request(data: &[u8]) -> Probe {
         .position(|&b| !(0x21..=0x7e).contains(&b))
         .unwrap_or(rest.len());
     let Some(&after_target) = rest.get(target_len) else {
-        let long = target_len >= LONG_TARGET && rest.first() == Some(&b'/');
+        let long = target_len >= LONG_TARGET && (rest.starts_with(b"/") || rest.starts_with(b"http"));
         return if long && KNOWN_METHODS.contains(&method) {
             Probe::Match
         } else {
