@@ -467,3 +467,50 @@ fn binary_garbage_gets_no_record_and_is_given_up_eventually() {
     let events = dissect(&[Step::Data(C, &text)]);
     assert!(anomalies(&events).contains(&"gave_up".to_string()));
 }
+
+const UPLOADS: &[u8] = b"POST /u HTTP/1.1\r\nHost: h\r\nContent-Type: multipart/form-data; boundary=zz\r\n\
+Content-Length: 106\r\n\r\n--zz\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.sh\"\r\n\r\n\
+#!/bin/sh\r\n--zz\r\n\r\nno headers\r\n--zz--\r\n\
+PUT /v HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nT: 1\r\n\r\n";
+const UPLOAD_REPLIES: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 201 Created\r\n\r\n";
+
+#[test]
+fn uploads_are_hashed_and_named() {
+    let r = requests(&dissect(&[
+        Step::Data(C, UPLOADS),
+        Step::Data(S, UPLOAD_REPLIES),
+    ]));
+    assert_eq!(r.len(), 2);
+    assert_eq!(
+        (
+            r[0].filenames.clone(),
+            r[0].request_body_len,
+            r[0].info_code
+        ),
+        (vec!["a.sh".to_string()], 106, Some(100))
+    );
+    assert_eq!(
+        (r[1].request_body_len, r[1].request_body_sha256.clone()),
+        (5, Some(sha256(b"abcde")))
+    );
+    assert_eq!((r[1].status_code, r[1].response_body_len), (Some(201), 0));
+}
+
+proptest! {
+    #[test]
+    fn chunking_never_changes_upload_events(cuts in proptest::collection::vec(1usize..30, 1..20)) {
+        let whole = requests(&dissect(&[Step::Data(C, UPLOADS), Step::Data(S, UPLOAD_REPLIES)]));
+        let mut steps = Vec::new();
+        // Requests first (a server answers only what it has read).
+        for (dir, data) in [(C, UPLOADS), (S, UPLOAD_REPLIES)] {
+            let (mut at, mut i) = (0, 0);
+            while at < data.len() {
+                let end = (at + cuts[i % cuts.len()]).min(data.len());
+                steps.push(Step::Data(dir, &data[at..end]));
+                at = end;
+                i += 1;
+            }
+        }
+        prop_assert_eq!(requests(&dissect(&steps)), whole);
+    }
+}
