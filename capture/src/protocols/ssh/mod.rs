@@ -97,7 +97,14 @@ impl State {
             let side = self.side(dir);
             side.version = Some(event::lossy(text, parser::MAX_LINE));
             side.version_at = Some(ctx.ts);
-            side.phase = Phase::Packets;
+            // A side that only speaks SSH 1 sends SSH 1 packets, whatever the other says.
+            let only_ssh1 =
+                parser::proto_version(text).is_some_and(|v| v.starts_with(b"1.") && v != b"1.99");
+            side.phase = if only_ssh1 {
+                Phase::Ssh1
+            } else {
+                Phase::Packets
+            };
             self.settle_ssh1(ctx);
             return;
         }

@@ -146,6 +146,16 @@ fn ssh1_stops_after_versions() {
 }
 
 #[test]
+fn ssh1_client_alone_is_not_parsed_as_ssh2() {
+    let events = run(&[
+        Step::Data(ToServer, b"SSH-1.5-OpenSSH_6.2\n"),
+        Step::Data(ToServer, &[0x0d, 0xed, 0xbe, 0xef, 1, 2, 3, 4]),
+    ]);
+    assert!(anomalies(&events).is_empty());
+    assert_eq!(handshakes(&events)[0].version, None);
+}
+
+#[test]
 fn server_lines_before_version() {
     let events = run(&[
         Step::Data(ToClient, b"Welcome\r\nsecond line\r\nSSH-2.0-x\r\n"),
