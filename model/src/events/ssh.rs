@@ -7,9 +7,9 @@ use crate::time::Timestamp;
 #[serde(tag = "type")]
 pub enum SshEvent {
     #[serde(rename = "ssh.handshake")]
-    Handshake(SshHandshake),
+    Handshake(Box<SshHandshake>),
     #[serde(rename = "ssh.kexinit")]
-    KexInit(SshKexInit),
+    KexInit(Box<SshKexInit>),
 }
 
 crate::protocol_events!(SshEvent, Ssh {

@@ -171,7 +171,6 @@ fn stops_at_binary_phase() {
     }
     // It stopped with the binary transfer still to come, having said all.
     assert!(fed < payloads.len());
-    drop(ctx);
     let (_, m, _) = split(&events);
     assert_eq!(m.len(), 1);
 }

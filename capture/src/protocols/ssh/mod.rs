@@ -161,7 +161,7 @@ impl State {
                                 Some(dir),
                             );
                         }
-                        ctx.emit(SshEvent::KexInit(lists.event(dir)));
+                        ctx.emit(SshEvent::KexInit(Box::new(lists.event(dir))));
                         self.side(dir).kexinit = Some(lists);
                     }
                     None => ctx.anomaly(
@@ -211,7 +211,7 @@ impl State {
             },
             &server.banner,
         );
-        ctx.emit_at(ts, SshEvent::Handshake(handshake));
+        ctx.emit_at(ts, SshEvent::Handshake(Box::new(handshake)));
     }
 }
 

@@ -72,7 +72,7 @@ pub fn packet(data: &[u8]) -> Packet<'_> {
         return Packet::Incomplete;
     };
     let packet_length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
-    if packet_length > MAX_PACKET || packet_length < 1 {
+    if !(1..=MAX_PACKET).contains(&packet_length) {
         return Packet::BadLength {
             packet_length,
             padding_length: None,

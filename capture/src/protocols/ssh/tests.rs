@@ -18,7 +18,7 @@ fn handshakes(events: &[Event]) -> Vec<SshHandshake> {
     events
         .iter()
         .filter_map(|e| match &e.body {
-            EventBody::Ssh(SshEvent::Handshake(h)) => Some(h.clone()),
+            EventBody::Ssh(SshEvent::Handshake(h)) => Some((**h).clone()),
             _ => None,
         })
         .collect()
@@ -28,7 +28,7 @@ fn kexinits(events: &[Event]) -> Vec<SshKexInit> {
     events
         .iter()
         .filter_map(|e| match &e.body {
-            EventBody::Ssh(SshEvent::KexInit(k)) => Some(k.clone()),
+            EventBody::Ssh(SshEvent::KexInit(k)) => Some((**k).clone()),
             _ => None,
         })
         .collect()
