@@ -103,6 +103,15 @@ fn ssh_matches_zeek() {
                     support::zeek_opt(z.get(zeek_name)),
                 );
             }
+            // The peer's baselines keep the first 32 characters of the
+            // fingerprint: compare that much.
+            let theirs_fp = support::zeek_opt(z.get("host_key_fingerprint"));
+            let ours_fp = field(ev, "host_key_fingerprint");
+            let ours_fp = match &theirs_fp {
+                Some(t) => ours_fp.map(|o| o.chars().take(t.chars().count()).collect::<String>()),
+                None => ours_fp,
+            };
+            score.check(&format!("{at}: host_key_fingerprint"), ours_fp, theirs_fp);
             for name in ["kex_alg", "host_key_alg"] {
                 score.check(
                     &format!("{at}: {name}"),

@@ -45,6 +45,11 @@ pub struct SshHandshake {
     pub hassh_server: Option<String>,
     /// `kex;enc_s2c;mac_s2c;comp_s2c` of the server's KEXINIT.
     pub hassh_server_algorithms: Option<String>,
+    /// The server's host key as OpenSSH prints it: `SHA256:` and the
+    /// unpadded base64 of the key blob's SHA-256.
+    pub host_key_fingerprint: Option<String>,
+    /// The key type named inside the host key blob (`ssh-ed25519`).
+    pub host_key_type: Option<String>,
     /// Time of the packet carrying the last NEWKEYS: from then on both
     /// directions are encrypted.
     pub encrypted_at: Option<Timestamp>,

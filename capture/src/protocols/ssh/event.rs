@@ -126,6 +126,16 @@ fn cap_list(list: &[u8]) -> (&[u8], bool) {
     (list.get(..end).unwrap_or_default(), cut)
 }
 
+/// OpenSSH's `SHA256:` fingerprint of a host key blob.
+pub fn fingerprint(key: &[u8]) -> String {
+    use base64::Engine;
+    let digest = sha2::Sha256::digest(key);
+    format!(
+        "SHA256:{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)
+    )
+}
+
 fn md5_hex(text: &str) -> String {
     hex::encode(Md5::digest(text.as_bytes()))
 }

@@ -76,6 +76,8 @@ struct Side {
     banner: Vec<String>,
     banner_lines: usize,
     kexinit: Option<KexLists>,
+    /// Server only: fingerprint and type of its host key.
+    host_key: Option<(String, String)>,
     encrypted_offset: Option<u64>,
     encrypted_at: Option<Timestamp>,
 }
@@ -172,6 +174,14 @@ impl State {
                     ),
                 }
             }
+            Some(&(parser::MSG_KEX_REPLY | parser::MSG_KEX_DH_GEX_REPLY))
+                if dir == Direction::ToClient && self.side(dir).host_key.is_none() =>
+            {
+                if let Some((key, kind)) = parser::host_key(payload) {
+                    self.side(dir).host_key =
+                        Some((event::fingerprint(key), event::lossy(kind, 64)));
+                }
+            }
             Some(&parser::MSG_NEWKEYS) => {
                 let side = self.side(dir);
                 side.phase = Phase::Encrypted;
@@ -211,6 +221,11 @@ impl State {
             },
             &server.banner,
         );
+        let mut handshake = handshake;
+        if let Some((fingerprint, kind)) = &server.host_key {
+            handshake.host_key_fingerprint = Some(fingerprint.clone());
+            handshake.host_key_type = Some(kind.clone());
+        }
         ctx.emit_at(ts, SshEvent::Handshake(Box::new(handshake)));
     }
 }

@@ -13,6 +13,9 @@ pub const MAX_PACKET: u32 = 35000;
 
 pub const MSG_KEXINIT: u8 = 20;
 pub const MSG_NEWKEYS: u8 = 21;
+/// KEXDH_REPLY / KEX_ECDH_REPLY (and GEX's KEX_DH_GEX_GROUP, same number).
+pub const MSG_KEX_REPLY: u8 = 31;
+pub const MSG_KEX_DH_GEX_REPLY: u8 = 33;
 
 /// One line of the identification phase.
 #[derive(Debug, PartialEq, Eq)]
@@ -150,6 +153,25 @@ pub fn kexinit(payload: &[u8]) -> Option<KexInit<'_>> {
     })
 }
 
+/// The server's public host key (`K_S`) of a key exchange reply, and the
+/// key type it names. `None` for anything else, such as the group-exchange
+/// message that shares number 31 but starts with a prime.
+pub fn host_key(payload: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (&msg, rest) = payload.split_first()?;
+    if msg != MSG_KEX_REPLY && msg != MSG_KEX_DH_GEX_REPLY {
+        return None;
+    }
+    let (key, _) = string(rest)?;
+    let (kind, _) = string(key)?;
+    let plausible = !kind.is_empty()
+        && kind.len() <= 64
+        && kind
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-@._".contains(&b))
+        && kind.first().is_some_and(u8::is_ascii_alphabetic);
+    plausible.then_some((key, kind))
+}
+
 /// An SSH `string`: uint32 length, then that many bytes.
 fn string(data: &[u8]) -> Option<(&[u8], &[u8])> {
     let len = u32::from_be_bytes(data.get(..4)?.try_into().ok()?) as usize;
@@ -215,6 +237,18 @@ mod tests {
         assert_eq!(negotiate("a,b,c", "c,b"), Some("b"));
         assert_eq!(negotiate("a", "b"), None);
         assert_eq!(negotiate("", ""), None);
+    }
+
+    #[test]
+    fn host_keys() {
+        let mut reply = vec![31, 0, 0, 0, 19, 0, 0, 0, 11];
+        reply.extend_from_slice(b"ssh-ed25519");
+        reply.extend_from_slice(&[0, 0, 0, 0]);
+        let (key, kind) = host_key(&reply).unwrap();
+        assert_eq!((key.len(), kind), (19, &b"ssh-ed25519"[..]));
+        // KEX_DH_GEX_GROUP: an mpint prime where the key would be.
+        assert_eq!(host_key(&[31, 0, 0, 1, 1, 0, 0xff, 0xff]), None);
+        assert_eq!(host_key(&[33]), None);
     }
 
     #[test]

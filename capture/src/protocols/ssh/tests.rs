@@ -90,6 +90,16 @@ fn real_handshake() {
     let to_client = h.encrypted_offset_to_client.unwrap();
     assert!(to_server < TO_SERVER.len() as u64 && to_client < TO_CLIENT.len() as u64);
     assert!(h.encrypted_at.is_some());
+    assert_eq!(
+        h.host_key_type.as_deref(),
+        Some("ssh-ed25519-cert-v01@openssh.com")
+    );
+    // Zeek's log for this capture starts the same way.
+    assert!(h
+        .host_key_fingerprint
+        .as_deref()
+        .unwrap()
+        .starts_with("SHA256:trtjp/Gp6neQFvx/rk16+fmc3q8dWs/0"));
     let k = kexinits(&events);
     assert_eq!(k.len(), 2);
     assert_eq!(k[0].direction, Some(ToClient));
