@@ -36,6 +36,7 @@ fn ssh_matches_zeek() {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         let events = support::dissect(&support::capture_of(&case));
         let ours = support::events_of(&events, "ssh.handshake");
+        let auths = support::events_of(&events, "ssh.auth");
         let theirs = support::zeek_log(&case.join("expected.ssh.log"));
         score.check(&format!("{name}: records"), ours.len(), theirs.len());
         // Connections whose handshake never finished (half-duplex, SSH 1
@@ -112,6 +113,26 @@ fn ssh_matches_zeek() {
                 None => ours_fp,
             };
             score.check(&format!("{at}: host_key_fingerprint"), ours_fp, theirs_fp);
+            // Authentication is guessed from encrypted segment sizes, as
+            // Zeek does; no `ssh.auth` event means nothing was counted.
+            let auth = auths.iter().find(|e| connection(e) == key);
+            let attempts = auth
+                .and_then(|a| a["attempts"].as_u64())
+                .unwrap_or(0)
+                .to_string();
+            let success = auth
+                .and_then(|a| a["success"].as_bool())
+                .map(|b| if b { "T" } else { "F" }.to_string());
+            score.check(
+                &format!("{at}: auth_attempts"),
+                Some(attempts),
+                support::zeek_opt(z.get("auth_attempts")),
+            );
+            score.check(
+                &format!("{at}: auth_success"),
+                success,
+                support::zeek_opt(z.get("auth_success")),
+            );
             for name in ["kex_alg", "host_key_alg"] {
                 score.check(
                     &format!("{at}: {name}"),

@@ -10,12 +10,27 @@ pub enum SshEvent {
     Handshake(Box<SshHandshake>),
     #[serde(rename = "ssh.kexinit")]
     KexInit(Box<SshKexInit>),
+    #[serde(rename = "ssh.auth")]
+    Auth(SshAuth),
 }
 
 crate::protocol_events!(SshEvent, Ssh {
     Handshake => "ssh.handshake",
     KexInit => "ssh.kexinit",
+    Auth => "ssh.auth",
 });
+
+/// The outcome of user authentication, guessed from the sizes of the
+/// encrypted packets (Zeek's heuristic): emitted once it is decided, or at
+/// close with the failures counted.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SshAuth {
+    /// True once a success was seen, false after failures only, null when
+    /// nothing could be told.
+    pub success: Option<bool>,
+    /// Attempts counted, the successful one included.
+    pub attempts: u32,
+}
 
 /// One per connection: the identification strings and the negotiated
 /// algorithms, emitted once both sides sent NEWKEYS, or at close with what

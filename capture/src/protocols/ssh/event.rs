@@ -156,6 +156,16 @@ pub fn protocol_major(client: &str, server: &str) -> Option<u8> {
     }
 }
 
+/// The negotiated compression, client to server then server to client.
+pub fn compression<'a>(
+    client: &'a KexLists,
+    server: &'a KexLists,
+) -> impl Iterator<Item = Option<&'a str>> {
+    [6, 7]
+        .into_iter()
+        .map(|i| parser::negotiate(&client.lists[i], &server.lists[i]))
+}
+
 /// What the handshake event needs of one side.
 pub struct SideView<'a> {
     pub version: Option<&'a str>,

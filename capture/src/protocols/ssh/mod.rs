@@ -1,13 +1,17 @@
 //! SSH: identification lines, the clear-text key exchange (KEXINIT lists,
-//! negotiated algorithms, HASSH) and where encryption begins (NEWKEYS).
-//! After both NEWKEYS nothing more can be read: `wants_more()` turns false.
+//! negotiated algorithms, HASSH, host key) and where encryption begins
+//! (NEWKEYS). After both NEWKEYS only the sizes of encrypted segments are
+//! counted, to guess the outcome of authentication; once it is decided,
+//! `wants_more()` turns false.
 
+mod auth;
 mod event;
 pub mod parser;
 
-use model::events::ssh::SshEvent;
+use model::events::ssh::{SshAuth, SshEvent};
 use model::{Direction, Timestamp};
 
+use self::auth::AuthGuess;
 use self::event::KexLists;
 use self::parser::{Line, Packet};
 use super::{Ctx, Dissector, Probe, ProtocolSpec};
@@ -86,6 +90,11 @@ struct Side {
 struct State {
     sides: [Side; 2],
     emitted: bool,
+    auth: AuthGuess,
+    /// Whether segment sizes can tell (SSH 2, no compression); decided at
+    /// the first encrypted segment.
+    auth_guessable: Option<bool>,
+    auth_emitted: bool,
 }
 
 impl State {
@@ -195,6 +204,38 @@ impl State {
         }
     }
 
+    /// Bytes after this side's NEWKEYS: only their count is used.
+    fn encrypted(&mut self, dir: Direction, len: usize, ctx: &mut Ctx<'_>) {
+        if self.auth_guessable.is_none() {
+            // Decided once both identification lines are known (a half-duplex
+            // capture never knows: nothing is guessed).
+            let Some(version) = self.version() else {
+                return;
+            };
+            // Compressed packets have no telling sizes (Zeek skips them too).
+            let compressed = match (&self.sides[0].kexinit, &self.sides[1].kexinit) {
+                (Some(c), Some(s)) => {
+                    event::compression(c, s).any(|alg| alg.is_some_and(|a| a.starts_with("zlib")))
+                }
+                _ => false,
+            };
+            self.auth_guessable = Some(version == 2 && !compressed);
+        }
+        if self.auth_guessable == Some(true) && self.auth.segment(dir, len) {
+            self.emit_auth(ctx);
+        }
+    }
+
+    fn emit_auth(&mut self, ctx: &mut Ctx<'_>) {
+        if !self.auth_emitted {
+            self.auth_emitted = true;
+            ctx.emit(SshEvent::Auth(SshAuth {
+                success: self.auth.success,
+                attempts: self.auth.attempts,
+            }));
+        }
+    }
+
     fn emit(&mut self, ctx: &mut Ctx<'_>) {
         if self.emitted {
             return;
@@ -288,12 +329,17 @@ impl Dissector for State {
                         }
                     }
                 }
-                Phase::Encrypted | Phase::Ssh1 | Phase::Lost => return data.len(),
+                Phase::Encrypted => {
+                    self.encrypted(dir, rest.len(), ctx);
+                    return data.len();
+                }
+                Phase::Ssh1 | Phase::Lost => return data.len(),
             }
         }
     }
 
     fn gap(&mut self, dir: Direction, len: u64, ctx: &mut Ctx<'_>) {
+        self.auth.gave_up = true;
         let side = self.side(dir);
         if !side.phase.is_final() {
             side.phase = Phase::Lost;
@@ -314,10 +360,22 @@ impl Dissector for State {
         if seen {
             self.emit(ctx);
         }
+        if self.sides.iter().all(|s| s.phase == Phase::Encrypted)
+            && self.auth_guessable == Some(true)
+        {
+            self.emit_auth(ctx);
+        }
     }
 
+    /// True until both sides are encrypted, then while authentication is
+    /// still being guessed (segment sizes only: cheap).
     fn wants_more(&self) -> bool {
-        !self.emitted && !self.sides.iter().all(|s| s.phase.is_final())
+        if !self.sides.iter().all(|s| s.phase.is_final()) {
+            return true;
+        }
+        self.sides.iter().all(|s| s.phase == Phase::Encrypted)
+            && !self.auth.done()
+            && self.auth_guessable != Some(false)
     }
 }
 

@@ -110,7 +110,7 @@ fn real_handshake() {
 }
 
 #[test]
-fn stops_after_newkeys() {
+fn counts_encrypted_segments_until_auth_is_decided() {
     let mut driver = crate::protocols::Driver::new((SPEC.new)());
     let flow = testkit::flow(22);
     let store = crate::artifact::ArtifactStore::hash_only();
@@ -119,8 +119,31 @@ fn stops_after_newkeys() {
         crate::protocols::Ctx::new(model::Timestamp(0), &flow, &mut events, &store, &mut exp);
     driver.data(ToClient, TO_CLIENT, &mut ctx);
     assert!(driver.wants_more());
+    // The client's whole stream: its encrypted tail counts as client data;
+    // the server's encrypted tail is then taken for SERVICE_ACCEPT.
     driver.data(ToServer, TO_SERVER, &mut ctx);
+    driver.data(ToClient, &[0; 52], &mut ctx);
+    assert!(driver.wants_more());
+    driver.data(ToServer, &[0; 100], &mut ctx);
+    driver.data(ToClient, &[0; 68], &mut ctx); // first failure (`none`)
+    driver.data(ToClient, &[0; 68], &mut ctx); // a failed attempt
+    assert!(driver.wants_more());
+    driver.data(ToClient, &[0; 36], &mut ctx); // success: 16 shorter
     assert!(!driver.wants_more());
+    let auth: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Ssh(SshEvent::Auth(a)) => Some(a.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        auth,
+        vec![model::events::ssh::SshAuth {
+            success: Some(true),
+            attempts: 2
+        }]
+    );
 }
 
 #[test]
@@ -204,11 +227,13 @@ fn probes() {
     assert_eq!(probe(ToServer, b"@RSYNCD: 31.0\n"), Probe::NoMatch);
 }
 
+/// Event bodies, without anomalies and without `ssh.auth`, which depends on
+/// segment sizes by design.
 fn without_ts(events: Vec<Event>) -> Vec<EventBody> {
     events
         .into_iter()
         .map(|e| e.body)
-        .filter(|b| !matches!(b, EventBody::Core(_)))
+        .filter(|b| !matches!(b, EventBody::Core(_) | EventBody::Ssh(SshEvent::Auth(_))))
         .collect()
 }
 
