@@ -23,8 +23,10 @@ pub struct RsyncHandshake {
     /// Checksum digests each side offered after its version (protocol 31+).
     pub client_digests: Vec<String>,
     pub server_digests: Vec<String>,
-    /// MOTD lines the daemon sent (at most 64 lines of 4 KiB).
+    /// MOTD lines the daemon sent (at most 64 lines, 64 KiB in all).
     pub motd: Vec<String>,
+    /// The MOTD was longer and was cut.
+    pub truncated: bool,
 }
 
 /// What the client asked of the daemon, and how it went.
@@ -52,6 +54,6 @@ pub struct RsyncModule {
     /// guessed passwords offline.
     pub challenge: Option<String>,
     pub response: Option<String>,
-    /// A list (args, modules) was longer than 1024 items and was cut.
+    /// A list (args, modules) had more than 1024 items or 64 KiB and was cut.
     pub truncated: bool,
 }

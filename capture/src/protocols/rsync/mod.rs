@@ -19,6 +19,9 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
 };
 
 const MAX_ITEMS: usize = 1024;
+/// Bytes one list (args, modules, MOTD) may hold in all, so that a flow
+/// costs at most a few hundred KiB however hostile.
+const MAX_LIST_BYTES: usize = 64 * 1024;
 const MAX_MOTD_LINES: usize = 64;
 const MAX_DIGESTS: usize = 32;
 
@@ -87,6 +90,7 @@ struct State {
     greetings: [Option<Greeting>; 2],
     first_ts: Option<Timestamp>,
     motd: Vec<String>,
+    motd_truncated: bool,
     handshake_emitted: bool,
     request: Option<Request>,
 }
@@ -95,8 +99,10 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes.get(..parser::MAX_LINE).unwrap_or(bytes)).into_owned()
 }
 
+/// Adds `item` unless the list is full (items or bytes); says so.
 fn push_capped(list: &mut Vec<String>, item: &[u8], truncated: &mut bool) {
-    if list.len() < MAX_ITEMS {
+    let used: usize = list.iter().map(String::len).sum();
+    if list.len() < MAX_ITEMS && used.saturating_add(item.len()) <= MAX_LIST_BYTES {
         list.push(text(item));
     } else {
         *truncated = true;
@@ -206,7 +212,9 @@ impl State {
                     let event = &mut self.request(ctx.ts).event;
                     push_capped(&mut event.modules, name, &mut event.truncated);
                 } else if self.motd.len() < MAX_MOTD_LINES {
-                    self.motd.push(text(t));
+                    push_capped(&mut self.motd, t, &mut self.motd_truncated);
+                } else {
+                    self.motd_truncated = true;
                 }
             }
             ServerLine::Ok => {
@@ -258,6 +266,7 @@ impl State {
         let [client, server] = &mut self.greetings;
         let mut event = RsyncHandshake {
             motd: std::mem::take(&mut self.motd),
+            truncated: self.motd_truncated,
             ..RsyncHandshake::default()
         };
         if let Some(c) = client {

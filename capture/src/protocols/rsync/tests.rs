@@ -255,3 +255,26 @@ proptest! {
         run_payloads(&payloads);
     }
 }
+
+#[test]
+fn hostile_lists_are_capped() {
+    let mut client = b"@RSYNCD: 31.0\nmod\n".to_vec();
+    for _ in 0..3000 {
+        client.extend_from_slice(&[b'a'; 100]);
+        client.push(0);
+    }
+    client.push(0);
+    let mut server = b"@RSYNCD: 31.0\n".to_vec();
+    for _ in 0..100 {
+        server.extend_from_slice(b"motd line\n");
+    }
+    server.extend_from_slice(b"@RSYNCD: OK\n");
+    let events = run_payloads(&[(ToClient, server), (ToServer, client)]);
+    let (h, m, _) = split(&events);
+    assert!(
+        h[0].truncated && h[0].motd.len() == 64,
+        "{:?}",
+        (h[0].truncated, h[0].motd.len())
+    );
+    assert!(m[0].truncated && m[0].args.iter().map(String::len).sum::<usize>() <= 64 * 1024);
+}

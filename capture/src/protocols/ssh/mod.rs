@@ -102,7 +102,7 @@ impl State {
         &mut self.sides[dir.index()]
     }
 
-    /// Parses one identification-phase line; false if the side was lost.
+    /// One line before the identification line, or the line itself.
     fn identification(&mut self, dir: Direction, text: &[u8], ctx: &mut Ctx<'_>) {
         if text.starts_with(PREFIX) {
             let side = self.side(dir);
