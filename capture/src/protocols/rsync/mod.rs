@@ -353,6 +353,11 @@ impl Dissector for State {
         let phase = self.phase(dir);
         if !phase.is_final() {
             *phase = Phase::Lost;
+            // `len` 0: a flow picked up mid-stream, or a message the driver
+            // already reported as oversized; nothing new to say.
+            if len == 0 {
+                return;
+            }
             ctx.anomaly(
                 "rsync",
                 "gap",

@@ -343,6 +343,11 @@ impl Dissector for State {
         let side = self.side(dir);
         if !side.phase.is_final() {
             side.phase = Phase::Lost;
+            // `len` 0: a flow picked up mid-stream, or a message the driver
+            // already reported as oversized; nothing new to say.
+            if len == 0 {
+                return;
+            }
             ctx.anomaly(
                 "ssh",
                 "gap",

@@ -279,3 +279,18 @@ proptest! {
         ]);
     }
 }
+
+#[test]
+fn mid_stream_pickup_is_quiet() {
+    let events = run(&[
+        Step::Gap(ToServer, 0),
+        Step::Gap(ToClient, 0),
+        Step::Data(ToServer, &[0x17, 0x03, 0x99, 0x42]),
+    ]);
+    assert!(events.is_empty(), "{events:?}");
+    let events = run(&[
+        Step::Data(ToServer, b"SSH-2.0-x\r\n"),
+        Step::Gap(ToServer, 10),
+    ]);
+    assert_eq!(anomalies(&events), vec!["gap"]);
+}
