@@ -53,7 +53,13 @@ fn theirs(case: &std::path::Path) -> Vec<Record> {
             };
             let success = support::zeek_opt(r.get("success")).map(|s| s == "T");
             let rows = support::zeek_opt(r.get("rows")).and_then(|s| s.parse().ok());
-            (r["cmd"].clone(), arg, success, rows, support::zeek_opt(r.get("response")))
+            (
+                r["cmd"].clone(),
+                arg,
+                success,
+                rows,
+                support::zeek_opt(r.get("response")),
+            )
         })
         .collect()
 }

@@ -86,6 +86,13 @@ pub struct MysqlCommand {
     pub columns: Option<u64>,
     /// File the server asked for with `LOAD DATA LOCAL INFILE`.
     pub infile: Option<String>,
+    /// Size and SHA-256 of what the client sent for it (kept as an
+    /// artifact).
+    pub infile_size: Option<u64>,
+    pub infile_sha256: Option<String>,
+    /// For `stmt_*` commands: the SQL prepared under that statement id, when
+    /// its `stmt_prepare` was seen (at most 4 KiB).
+    pub statement: Option<String>,
     /// The user the connection was authenticated as, when known.
     pub user: Option<String>,
     /// `arg` was cut at its cap (64 KiB for query text).

@@ -63,9 +63,10 @@ impl Dissector for State {
         while !self.session.stopped {
             let rest = data.get(pos..).unwrap_or_default();
             if stream.skip > 0 {
-                let n = stream.skip.min(rest.len() as u64);
-                stream.skip -= n;
-                pos += n as usize;
+                let n = stream.skip.min(rest.len() as u64) as usize;
+                stream.skip -= n as u64;
+                self.session.tail(dir, rest.get(..n).unwrap_or_default());
+                pos += n;
                 if stream.skip > 0 {
                     break;
                 }

@@ -6,8 +6,10 @@ use std::collections::VecDeque;
 
 use model::events::mysql::{MysqlCommand, MysqlEvent, MysqlGreeting, MysqlLogin};
 use model::{Direction, Timestamp};
+use rustc_hash::FxHashMap;
 
 use super::parser::{self, caps, com, Reader};
+use crate::artifact::ArtifactWriter;
 use crate::protocols::Ctx;
 
 const PROTO: &str = "mysql";
@@ -19,6 +21,8 @@ const ATTRIBUTE_CAP: usize = 256;
 const MAX_ATTRIBUTES: usize = 32;
 /// Commands sent without waiting for their response that we keep.
 const MAX_PENDING: usize = 64;
+/// Prepared statements remembered per connection.
+const MAX_STATEMENTS: usize = 256;
 /// Capabilities assumed when the handshake was not captured.
 const MID_STREAM_CAPS: u32 =
     caps::PROTOCOL_41 | caps::SECURE_CONNECTION | caps::PLUGIN_AUTH | caps::CONNECT_ATTRS;
@@ -82,6 +86,10 @@ pub struct Session {
     user: Option<String>,
     login: Option<(Timestamp, MysqlLogin)>,
     queue: VecDeque<Pending>,
+    /// SQL of prepared statements by id.
+    statements: FxHashMap<u32, String>,
+    /// Contents of a `LOCAL INFILE` the client is sending.
+    infile: Option<ArtifactWriter>,
     /// TLS began: nothing more can be read.
     pub stopped: bool,
 }
@@ -97,6 +105,8 @@ impl Session {
             user: None,
             login: None,
             queue: VecDeque::new(),
+            statements: FxHashMap::default(),
+            infile: None,
             stopped: false,
         }
     }
@@ -111,6 +121,7 @@ impl Session {
 
     pub fn packet(&mut self, dir: Direction, pkt: &Packet<'_>, ctx: &mut Ctx<'_>) {
         if pkt.continuation {
+            self.tail(dir, pkt.payload);
             // The rest of a 16 MiB message: its head was handled.
             return;
         }
@@ -146,6 +157,7 @@ impl Session {
 
     /// Emits everything still pending, without a response.
     pub fn flush(&mut self, ctx: &mut Ctx<'_>) {
+        self.finish_infile();
         if let Some((ts, login)) = self.login.take() {
             ctx.emit_at(ts, MysqlEvent::Login(login));
         }
@@ -192,7 +204,35 @@ impl Session {
             // Auth data, LOCAL INFILE contents: not commands.
             Phase::Auth => {}
             Phase::Commands if pkt.seq == 0 => self.command(pkt, ctx),
-            Phase::Commands => {}
+            Phase::Commands => {
+                if pkt.len == 0 {
+                    // The empty packet that ends LOCAL INFILE data.
+                    self.finish_infile();
+                } else if let Some(writer) = self.infile.as_mut() {
+                    writer.write(pkt.payload);
+                }
+            }
+        }
+    }
+
+    /// Bytes of a client packet beyond the head handed to [`Session::packet`].
+    pub fn tail(&mut self, dir: Direction, bytes: &[u8]) {
+        if dir == Direction::ToServer {
+            if let Some(writer) = self.infile.as_mut() {
+                writer.write(bytes);
+            }
+        }
+    }
+
+    /// Ends the LOCAL INFILE contents, noting them in the command.
+    fn finish_infile(&mut self) {
+        let Some(writer) = self.infile.take() else {
+            return;
+        };
+        let artifact = writer.finish();
+        if let Some(p) = self.queue.front_mut().filter(|p| p.resp == Resp::Infile) {
+            p.event.infile_size = Some(artifact.size);
+            p.event.infile_sha256 = Some(artifact.sha256);
         }
     }
 
@@ -262,7 +302,10 @@ impl Session {
         let (user, cut) = text(hs.user, STRING_CAP);
         login.user = user;
         login.truncated |= cut;
-        login.database = hs.database.map(|d| text(d, STRING_CAP).0);
+        login.database = hs
+            .database
+            .filter(|d| !d.is_empty())
+            .map(|d| text(d, STRING_CAP).0);
         login.auth_plugin = hs
             .plugin
             .map(|p| text(p, STRING_CAP).0)
@@ -358,7 +401,10 @@ impl Session {
                     truncated: cut,
                     ..MysqlLogin::default()
                 };
-                l.database = cu.database.map(|d| text(d, STRING_CAP).0);
+                l.database = cu
+                    .database
+                    .filter(|d| !d.is_empty())
+                    .map(|d| text(d, STRING_CAP).0);
                 l.auth_plugin = cu.plugin.map(|p| text(p, STRING_CAP).0);
                 if let Some(block) = cu.attributes {
                     l.truncated |= read_attributes(&mut l, block);
@@ -369,6 +415,21 @@ impl Session {
             _ => text(body, STRING_CAP),
         };
         event.arg = arg;
+        if matches!(
+            code,
+            com::STMT_EXECUTE
+                | com::STMT_CLOSE
+                | com::STMT_RESET
+                | com::STMT_FETCH
+                | com::STMT_SEND_LONG_DATA
+                | com::STMT_BULK_EXECUTE
+        ) {
+            let id = Reader::new(body).u32();
+            event.statement = id.and_then(|id| self.statements.get(&id).cloned());
+            if code == com::STMT_CLOSE {
+                id.map(|id| self.statements.remove(&id));
+            }
+        }
         event.truncated = cut
             || (!whole
                 && matches!(
@@ -433,10 +494,22 @@ impl Session {
             return;
         };
         let step = step(p, pkt, deprecate_eof);
+        if let Some(id) = step.prepared {
+            if self.statements.len() < MAX_STATEMENTS || self.statements.contains_key(&id) {
+                let sql = p.event.arg.get(..STRING_CAP).unwrap_or(&p.event.arg);
+                let sql = sql.to_string();
+                self.statements.insert(id, sql);
+            }
+        }
+        let infile_requested = p.resp == Resp::Infile && !step.done;
+        if infile_requested && self.infile.is_none() {
+            self.infile = Some(ctx.artifact());
+        }
         if let Some(learnt) = step.deprecate_eof {
             self.deprecate_eof.get_or_insert(learnt);
         }
         if step.done {
+            self.finish_infile();
             if let Some(p) = self.queue.pop_front() {
                 if p.code == com::CHANGE_USER && p.event.success == Some(true) {
                     self.user = Some(p.event.arg.clone());
@@ -450,6 +523,8 @@ impl Session {
 struct Step {
     done: bool,
     deprecate_eof: Option<bool>,
+    /// Id of the statement a `COM_STMT_PREPARE` created.
+    prepared: Option<u32>,
 }
 
 /// Advances one command's response by one packet.
@@ -469,6 +544,7 @@ fn step(p: &mut Pending, pkt: &Packet<'_>, deprecate_eof: Option<bool>) -> Step 
                 return Step {
                     done: true,
                     deprecate_eof: None,
+                    prepared: None,
                 };
             };
             match auth_step(login, payload) {
@@ -537,9 +613,16 @@ fn step(p: &mut Pending, pkt: &Packet<'_>, deprecate_eof: Option<bool>) -> Step 
             true
         }
     };
+    let prepared = match (p.code, first, pkt.seq) {
+        (com::STMT_PREPARE, Some(0x00), 1) => {
+            Reader::new(payload.get(1..).unwrap_or_default()).u32()
+        }
+        _ => None,
+    };
     Step {
         done,
         deprecate_eof: learnt,
+        prepared,
     }
 }
 

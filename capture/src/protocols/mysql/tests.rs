@@ -400,6 +400,22 @@ fn error_unknown_command_infile_and_multiple_results() {
             ]
             .concat(),
         ),
+        (C, packet(0, b"\x16select ? from t")),
+        // stmt 5, 1 column, 1 parameter, then their definitions and EOFs.
+        (
+            S,
+            [
+                packet(1, b"\x00\x05\x00\x00\x00\x01\x00\x01\x00\x00\x00\x00"),
+                packet(2, col),
+                packet(3, eof),
+                packet(4, col),
+                packet(5, eof),
+            ]
+            .concat(),
+        ),
+        (C, packet(0, b"\x17\x05\x00\x00\x00\x00\x01\x00\x00\x00")),
+        (S, packet(1, b"\x00\x00\x00\x02\x00\x00\x00")),
+        (C, packet(0, b"\x19\x05\x00\x00\x00")),
         (C, packet(0, b"\x17\x05\x00\x00\x00\x00\x01\x00\x00\x00")),
     ];
     let events = dissect(&segments);
@@ -410,15 +426,38 @@ fn error_unknown_command_infile_and_multiple_results() {
     assert_eq!(c[1].success, Some(false));
     assert_eq!(anomalies(&events).len(), 1);
     assert_eq!(c[2].infile.as_deref(), Some("/etc/passwd"));
+    assert_eq!(c[2].infile_size, Some(11));
+    assert_eq!(
+        c[2].infile_sha256.as_deref(),
+        Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"root:x:0:0\n")).as_str())
+    );
     assert_eq!((c[2].success, c[2].affected_rows), (Some(true), Some(1)));
     assert_eq!(
         (c[3].rows, c[3].columns, c[3].success),
         (Some(3), Some(1), Some(true))
     );
     assert_eq!(
-        (c[4].command.as_str(), c[4].arg.as_str(), c[4].success),
-        ("stmt_execute", "5", None)
+        (c[4].command.as_str(), c[4].success, c[4].columns),
+        ("stmt_prepare", Some(true), Some(1))
     );
+    assert_eq!(
+        (c[5].command.as_str(), c[5].arg.as_str(), c[5].success),
+        ("stmt_execute", "5", Some(true))
+    );
+    assert_eq!(c[5].statement.as_deref(), Some("select ? from t"));
+    assert_eq!(
+        (c[6].command.as_str(), c[6].statement.as_deref()),
+        ("stmt_close", Some("select ? from t"))
+    );
+    assert_eq!(
+        (
+            c[7].command.as_str(),
+            c[7].statement.as_deref(),
+            c[7].success
+        ),
+        ("stmt_execute", None, None)
+    );
+    assert_eq!(c.len(), 8);
 }
 
 #[test]
@@ -553,4 +592,33 @@ proptest! {
         steps.insert(g, Step::Gap(if gap % 2 == 0 { C } else { S }, 17));
         let _ = run((SPEC.new)(), 3306, &steps);
     }
+}
+
+#[test]
+fn large_local_infile_contents_are_hashed_whole() {
+    let file: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let client = [
+        packet(2, &file[..200_000]),
+        packet(3, &file[200_000..]),
+        packet(4, b""),
+    ]
+    .concat();
+    let request = packet(0, b"\x03LOAD DATA LOCAL INFILE 'x' INTO TABLE t");
+    let mut steps = vec![
+        Step::Data(C, &request),
+        Step::Data(S, b"\x02\x00\x00\x01\xfbx"),
+    ];
+    steps.extend(client.chunks(1000).map(|c| Step::Data(C, c)));
+    let ok = packet(5, b"\x00\x07\x00\x00\x00\x00\x00");
+    steps.push(Step::Data(S, &ok));
+    let events = run((SPEC.new)(), 3306, &steps).events;
+    let c = &commands(&events)[0];
+    assert_eq!(c.infile.as_deref(), Some("x"));
+    assert_eq!(c.infile_size, Some(300_000));
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(&file);
+    assert_eq!(
+        c.infile_sha256.as_deref(),
+        Some(hex::encode(digest).as_str())
+    );
+    assert_eq!((c.success, c.affected_rows), (Some(true), Some(7)));
 }
