@@ -61,18 +61,36 @@ fn greeting(payload: &[u8], len: usize) -> Probe {
         return Probe::NoMatch;
     }
     let version = payload.get(1..).unwrap_or_default();
-    for (i, &b) in version.iter().enumerate() {
-        match b {
-            0 if i > 0 && i + 2 <= len => return Probe::Match,
-            b'0'..=b'9' => {}
-            0x20..=0x7e if i > 0 => {}
-            _ => return Probe::NoMatch,
-        }
-        if i >= 64 {
-            return Probe::NoMatch;
-        }
+    let Some(end) = version.iter().position(|&b| b == 0) else {
+        let printable = version.iter().all(|&b| (0x20..0x7f).contains(&b));
+        let starts_with_digit = version.first().is_none_or(u8::is_ascii_digit);
+        return if printable && starts_with_digit && version.len() < 64 {
+            Probe::NeedMore
+        } else {
+            Probe::NoMatch
+        };
+    };
+    let Some(version) = version.get(..end) else {
+        return Probe::NoMatch;
+    };
+    // Real versions: `5.0.54`, `8.0.32`, `5.5.5-10.11.6-MariaDB`.
+    let plausible = (3..64).contains(&version.len())
+        && version.first().is_some_and(u8::is_ascii_digit)
+        && version.contains(&b'.')
+        && version.iter().all(|&b| (0x20..0x7f).contains(&b));
+    if !plausible || end + 2 > len {
+        return Probe::NoMatch;
     }
-    Probe::NeedMore
+    if payload.first() == Some(&9) {
+        return Probe::Match;
+    }
+    // Protocol 10: connection id (4), scramble (8), then a zero filler.
+    match payload.get(end + 14) {
+        Some(0) => Probe::Match,
+        Some(_) => Probe::NoMatch,
+        None if end + 14 < len => Probe::NeedMore,
+        None => Probe::NoMatch,
+    }
 }
 
 /// An ERR sent instead of the greeting (`Host … is not allowed`, `Too many
@@ -256,7 +274,7 @@ mod tests {
     fn matches_greetings_and_commands() {
         let greeting = hex("4a0000000a382e302e33320008000000732e13013e056d0400ffffff0200ffdf15");
         assert_eq!(probe(Direction::ToClient, &greeting), Probe::Match);
-        for n in 1..12 {
+        for n in 1..25 {
             assert_eq!(
                 probe(Direction::ToClient, &greeting[..n]),
                 Probe::NeedMore,
@@ -305,6 +323,8 @@ mod tests {
             // TLS ClientHello.
             b"\x16\x03\x01\x00\xc8\x01\x00\x00\xc4\x03\x03",
             b"\x01\x00\x00\x00\x0e\xff\xff\xff\xff\x00",
+            // MongoDB reply whose request id happens to start `0a 35 00`.
+            b"\x2d\x00\x00\x00\x0a\x35\x00\x00\x07\x00\x00\x00\x01\x00\x00\x00\x08\x00\x00\x00\x00\x00",
         ];
         for other in others {
             for dir in [Direction::ToServer, Direction::ToClient] {
