@@ -192,8 +192,9 @@ pub fn handshake_response(payload: &[u8]) -> Option<HandshakeResponse<'_>> {
     let mut r2 = Reader::new(payload);
     let capabilities = r2.u32()?;
     r2.bytes(4 + 1)?; // max packet size, character set
+                      // 19 zero bytes, then MariaDB's extended capabilities (or zeros).
     let filler = r2.bytes(23)?;
-    if filler.iter().any(|&b| b != 0) {
+    if filler.iter().take(19).any(|&b| b != 0) {
         return None;
     }
     let mut hs = HandshakeResponse {

@@ -127,8 +127,9 @@ fn client(data: &[u8], depth: usize) -> Probe {
     }
 }
 
-/// Protocol-4.1 handshake response: capabilities with `PROTOCOL_41`, 23
-/// zero bytes of filler.
+/// Protocol-4.1 handshake response: capabilities with `PROTOCOL_41`, 19
+/// zero bytes of filler (the last 4 of the 23 carry MariaDB's extended
+/// capabilities).
 fn handshake_response(seen: &[u8], len: usize) -> Probe {
     if !(32..=8192).contains(&len) {
         return Probe::NoMatch;
@@ -137,7 +138,8 @@ fn handshake_response(seen: &[u8], len: usize) -> Probe {
         let caps_ok = seen
             .get(1)
             .is_none_or(|b| u32::from(*b) << 8 & parser::caps::PROTOCOL_41 != 0);
-        let zeros = seen.get(9..).unwrap_or_default().iter().all(|&b| b == 0);
+        let filler = seen.get(9..).unwrap_or_default();
+        let zeros = filler.iter().take(19).all(|&b| b == 0);
         return if caps_ok && zeros {
             Probe::NeedMore
         } else {
@@ -145,7 +147,7 @@ fn handshake_response(seen: &[u8], len: usize) -> Probe {
         };
     };
     let caps = u32::from_le_bytes([fixed[0], fixed[1], fixed[2], fixed[3]]);
-    let filler_zero = fixed.get(9..32).is_some_and(|f| f.iter().all(|&b| b == 0));
+    let filler_zero = fixed.get(9..28).is_some_and(|f| f.iter().all(|&b| b == 0));
     if caps & parser::caps::PROTOCOL_41 == 0 || !filler_zero {
         return Probe::NoMatch;
     }

@@ -493,16 +493,16 @@ impl Session {
         let Some(p) = self.queue.front_mut() else {
             return;
         };
+        let was_infile = p.resp == Resp::Infile;
         let step = step(p, pkt, deprecate_eof);
         if let Some(id) = step.prepared {
             if self.statements.len() < MAX_STATEMENTS || self.statements.contains_key(&id) {
-                let sql = p.event.arg.get(..STRING_CAP).unwrap_or(&p.event.arg);
-                let sql = sql.to_string();
-                self.statements.insert(id, sql);
+                self.statements
+                    .insert(id, prefix(&p.event.arg, STRING_CAP).to_string());
             }
         }
-        let infile_requested = p.resp == Resp::Infile && !step.done;
-        if infile_requested && self.infile.is_none() {
+        if !was_infile && p.resp == Resp::Infile {
+            // The server asked for a file: the client's next packets are it.
             self.infile = Some(ctx.artifact());
         }
         if let Some(learnt) = step.deprecate_eof {
@@ -535,6 +535,8 @@ fn step(p: &mut Pending, pkt: &Packet<'_>, deprecate_eof: Option<bool>) -> Step 
     let ev = &mut p.event;
     let mut learnt = None;
     let done = match p.resp {
+        // MariaDB progress report (ERR with code 0xffff): not the answer.
+        _ if is_progress_report(payload) => false,
         _ if first == Some(0xff) && p.resp != Resp::Auth => {
             set_error(ev, payload);
             true
@@ -706,6 +708,10 @@ fn more_results(status: u16, p: &mut Pending) -> bool {
     }
 }
 
+fn is_progress_report(payload: &[u8]) -> bool {
+    payload.get(..3) == Some(&[0xff, 0xff, 0xff][..])
+}
+
 fn set_error(ev: &mut MysqlCommand, payload: &[u8]) {
     ev.success = Some(false);
     if let Some(e) = parser::err(payload) {
@@ -775,6 +781,15 @@ fn text(bytes: &[u8], cap: usize) -> (String, bool) {
     let cut = bytes.len() > cap;
     let bytes = bytes.get(..cap).unwrap_or(bytes);
     (String::from_utf8_lossy(bytes).into_owned(), cut)
+}
+
+/// At most `cap` bytes of `s`, cut at a character boundary.
+fn prefix(s: &str, cap: usize) -> &str {
+    let mut end = cap.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default()
 }
 
 fn number(n: Option<u64>) -> String {

@@ -20,6 +20,9 @@ fn stream(name: &str) -> Vec<(Direction, Vec<u8>)> {
         "change-user-error_0" => include_str!("testdata/change-user-error_0.stream"),
         "selects_with_new_proto_0" => include_str!("testdata/selects_with_new_proto_0.stream"),
         "wireshark_0" => include_str!("testdata/wireshark_0.stream"),
+        "mariadb_0" => include_str!("testdata/mariadb_0.stream"),
+        "mariadb_1" => include_str!("testdata/mariadb_1.stream"),
+        "mariadb_2" => include_str!("testdata/mariadb_2.stream"),
         _ => panic!("no stream {name}"),
     };
     text.lines()
@@ -257,6 +260,9 @@ fn fixture_streams_give_the_same_events_however_cut() {
         "caching_sha2_password_1",
         "change-user-error_0",
         "selects_with_new_proto_0",
+        "mariadb_0",
+        "mariadb_1",
+        "mariadb_2",
     ] {
         let segments = stream(name);
         let whole: Vec<_> = dissect(&segments).into_iter().map(|e| e.body).collect();
@@ -268,6 +274,66 @@ fn fixture_streams_give_the_same_events_however_cut() {
             assert_eq!(cut, whole, "{name} in chunks of {size}");
         }
     }
+}
+
+#[test]
+fn mariadb_sessions() {
+    // Failed login: the handshake response carries MariaDB's extended
+    // capabilities in the filler.
+    let events = dissect(&stream("mariadb_0"));
+    assert!(anomalies(&events).is_empty(), "{:?}", anomalies(&events));
+    let g = &greetings(&events)[0];
+    assert!(g.mariadb);
+    assert_eq!(
+        g.server_version.as_deref(),
+        Some("10.11.19-MariaDB-0+deb12u1")
+    );
+    let l = &logins(&events)[0];
+    assert_eq!(
+        (l.user.as_str(), l.success, l.error_code),
+        ("shop", Some(false), Some(1045))
+    );
+    assert_eq!(
+        l.client_attributes.get("_client_name").map(String::as_str),
+        Some("libmariadb")
+    );
+
+    let events = dissect(&stream("mariadb_1"));
+    assert!(anomalies(&events).is_empty(), "{:?}", anomalies(&events));
+    assert_eq!(logins(&events)[0].success, Some(true));
+    let c = commands(&events);
+    let load = &c[4];
+    assert_eq!(load.infile.as_deref(), Some("/tmp/mdb/in.txt"));
+    assert_eq!(load.infile_size, Some(22));
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(b"alice\t1\nbob\t2\ncarol\t3\n");
+    assert_eq!(
+        load.infile_sha256.as_deref(),
+        Some(hex::encode(digest).as_str())
+    );
+    // A progress report (ERR 0xffff) came before the OK.
+    assert_eq!((load.success, load.affected_rows), (Some(true), Some(3)));
+    let got = rows(&events);
+    let t = Some(true);
+    assert_eq!(got[5], row("query", "select * from t", t, Some(3), None));
+    assert_eq!(
+        got[7],
+        row("query", "update t set n = n + 1", t, None, Some(5))
+    );
+    assert_eq!(c[8].error_code, Some(1146));
+    // Two result sets chained by SERVER_MORE_RESULTS_EXISTS, then an OK.
+    assert_eq!(got[10], row("query", "call p()", t, Some(6), Some(0)));
+    assert_eq!(got.last().unwrap(), &row("quit", "", None, None, None));
+
+    let got = rows(&dissect(&stream("mariadb_2")));
+    let names: Vec<_> = got.iter().map(|r| (r.0.as_str(), r.2)).collect();
+    assert_eq!(
+        names,
+        [
+            ("ping", Some(true)),
+            ("statistics", Some(true)),
+            ("quit", None)
+        ]
+    );
 }
 
 #[test]
