@@ -1,7 +1,7 @@
 //! MySQL / MariaDB dissector.
 //!
 //! Each direction is cut into packets (3-byte length, 1-byte sequence);
-//! packets longer than [`HEAD_CAP`] are streamed: their head is handed on
+//! packets longer than [`HEAD_CAP`] (server: [`SERVER_HEAD_CAP`]) are streamed: their head is handed on
 //! and the rest skipped, so a 16 MiB row or query never waits in memory.
 //! [`session::Session`] follows the conversation: greeting, handshake
 //! response and auth exchange, then commands and their responses.
@@ -25,13 +25,27 @@ pub static SPEC: ProtocolSpec = ProtocolSpec {
     new,
 };
 
-/// Bytes of a packet's payload looked at; the rest of a longer packet is
-/// skipped as it arrives. Room for the query cap and its prefix.
+/// Bytes of a client packet's payload looked at; the rest of a longer
+/// packet is skipped as it arrives. Room for the query cap and its prefix.
 const HEAD_CAP: usize = QUERY_CAP + 64;
+/// The same for server packets: enough for an ERR message or a file name;
+/// rows are only counted.
+const SERVER_HEAD_CAP: usize = 8 * 1024;
 
 fn new() -> Box<dyn Dissector> {
     Box::new(State {
-        streams: [Stream::default(), Stream::default()],
+        // Until a packet that can start a message is seen, the boundary is
+        // unknown: the capture may begin mid-stream.
+        streams: [
+            Stream {
+                resync: true,
+                ..Stream::default()
+            },
+            Stream {
+                resync: true,
+                ..Stream::default()
+            },
+        ],
         session: Session::new(),
     })
 }
@@ -73,7 +87,16 @@ impl Dissector for State {
                 continue;
             }
             let Some(h) = parser::header(rest) else { break };
-            let head = h.len.min(HEAD_CAP);
+            let cap = if dir == Direction::ToServer {
+                HEAD_CAP
+            } else {
+                SERVER_HEAD_CAP
+            };
+            let head = h.len.min(cap);
+            if stream.resync && !self.session.plausible_header(dir, h.seq, h.len) {
+                // Not a packet boundary: wait for the next segment.
+                return data.len();
+            }
             let Some(payload) = rest.get(HEADER_LEN..HEADER_LEN + head) else {
                 break;
             };

@@ -21,6 +21,9 @@ const ATTRIBUTE_CAP: usize = 256;
 const MAX_ATTRIBUTES: usize = 32;
 /// Commands sent without waiting for their response that we keep.
 const MAX_PENDING: usize = 64;
+/// Longest first packet of a response taken as a resynchronisation point
+/// (an OK, ERR, column count or LOCAL INFILE request).
+const SERVER_START_MAX: usize = 8 * 1024;
 /// Prepared statements remembered per connection.
 const MAX_STATEMENTS: usize = 256;
 /// Capabilities assumed when the handshake was not captured.
@@ -131,17 +134,39 @@ impl Session {
         }
     }
 
-    /// Whether a packet seen right after a gap can start a message.
-    pub fn plausible_start(&self, dir: Direction, seq: u8, payload: &[u8]) -> bool {
-        match dir {
-            Direction::ToServer => {
-                seq == 0
-                    && payload
-                        .first()
-                        .and_then(|&c| parser::command_name(c))
-                        .is_some()
+    /// First check of [`Session::plausible_start`], on the header alone, so
+    /// that a bogus length is not waited for.
+    pub fn plausible_header(&self, dir: Direction, seq: u8, len: usize) -> bool {
+        match (dir, self.phase) {
+            (Direction::ToServer, Phase::Start | Phase::Greeted) => seq <= 1 && len > 0,
+            (Direction::ToServer, _) => seq == 0 && len > 0,
+            (Direction::ToClient, Phase::Start) => seq == 0 && (4..=1024).contains(&len),
+            (Direction::ToClient, Phase::Greeted | Phase::Auth) => true,
+            (Direction::ToClient, Phase::Commands) => {
+                seq == 1 && (1..=SERVER_START_MAX).contains(&len)
             }
-            Direction::ToClient => seq == 1 && !self.queue.is_empty(),
+        }
+    }
+
+    /// Whether a packet can start a message when the packet boundary is
+    /// unknown: at the start of a connection (possibly picked up
+    /// mid-stream) and after a gap.
+    pub fn plausible_start(&self, dir: Direction, seq: u8, payload: &[u8]) -> bool {
+        let command = seq == 0
+            && payload
+                .first()
+                .and_then(|&c| parser::command_name(c))
+                .is_some();
+        match (dir, self.phase) {
+            (Direction::ToServer, Phase::Start | Phase::Greeted) => {
+                command || (seq == 1 && parser::handshake_response(payload).is_some())
+            }
+            (Direction::ToServer, _) => command,
+            (Direction::ToClient, Phase::Start) => {
+                seq == 0 && (parser::greeting(payload).is_some() || parser::err(payload).is_some())
+            }
+            (Direction::ToClient, Phase::Greeted | Phase::Auth) => true,
+            (Direction::ToClient, Phase::Commands) => seq == 1 && !self.queue.is_empty(),
         }
     }
 

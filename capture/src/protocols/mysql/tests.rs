@@ -347,6 +347,16 @@ fn mid_stream_capture_follows_commands() {
         row("query", "SELECT DATABASE()", Some(true), Some(1), None)
     );
     assert_eq!(got.len(), 16);
+    // Starting inside a packet: bytes are dropped until a packet that can
+    // start a message.
+    let mut segments: Vec<_> = stream("wireshark_0").into_iter().skip(4).collect();
+    segments[0].1.drain(..7);
+    segments[1].1.drain(..9);
+    let events = dissect(&segments);
+    assert!(anomalies(&events).is_empty(), "{:?}", anomalies(&events));
+    let got = rows(&events);
+    assert_eq!(got[0], row("init_db", "test", Some(true), None, Some(0)));
+    assert_eq!(got.len(), 15);
     // Starting with a server packet: skipped until the next command.
     let segments: Vec<_> = stream("selects_with_new_proto_0")
         .into_iter()
