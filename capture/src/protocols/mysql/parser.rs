@@ -21,6 +21,8 @@ pub mod caps {
 
 /// `SERVER_MORE_RESULTS_EXISTS` in the status flags of OK and EOF.
 pub const MORE_RESULTS_EXISTS: u16 = 0x0008;
+/// `SERVER_STATUS_CURSOR_EXISTS`: a result set's rows wait for `COM_STMT_FETCH`.
+pub const CURSOR_EXISTS: u16 = 0x0040;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {

@@ -598,7 +598,11 @@ fn step(p: &mut Pending, pkt: &Packet<'_>, deprecate_eof: Option<bool>) -> Step 
             false
         }
         Resp::ColumnsEnd => {
-            if terminator && (pkt.len <= 5 || deprecate_eof == Some(false)) {
+            if terminator && parser::terminator_status(payload) & parser::CURSOR_EXISTS != 0 {
+                // `stmt_execute` opened a cursor: rows come with `stmt_fetch`.
+                ev.success = Some(true);
+                true
+            } else if terminator && (pkt.len <= 5 || deprecate_eof == Some(false)) {
                 learnt = Some(false);
                 p.resp = Resp::Rows;
                 false
@@ -677,6 +681,12 @@ fn start(p: &mut Pending, pkt: &Packet<'_>, terminator: bool) -> bool {
             ev.success = Some(true);
             true
         }
+        // Binary rows start with 0x00 too: not an OK here.
+        (com::STMT_FETCH, _) if !terminator => {
+            ev.rows = Some(1);
+            p.resp = Resp::Rows;
+            false
+        }
         (_, Some(0x00)) => {
             let ok = parser::ok(payload);
             let affected = ok.as_ref().map_or(0, |ok| ok.affected_rows);
@@ -696,11 +706,6 @@ fn start(p: &mut Pending, pkt: &Packet<'_>, terminator: bool) -> bool {
         (com::FIELD_LIST, _) => {
             ev.columns = Some(1);
             p.resp = Resp::FieldList;
-            false
-        }
-        (com::STMT_FETCH, _) => {
-            ev.rows = Some(1);
-            p.resp = Resp::Rows;
             false
         }
         _ => match Reader::new(payload).lenenc() {

@@ -491,6 +491,27 @@ fn error_unknown_command_infile_and_multiple_results() {
         ),
         (C, packet(0, b"\x17\x05\x00\x00\x00\x00\x01\x00\x00\x00")),
         (S, packet(1, b"\x00\x00\x00\x02\x00\x00\x00")),
+        // Execute with a cursor: no rows until fetched.
+        (C, packet(0, b"\x17\x05\x00\x00\x00\x01\x01\x00\x00\x00")),
+        (
+            S,
+            [
+                packet(1, b"\x01"),
+                packet(2, col),
+                packet(3, b"\xfe\x00\x00\x42\x00"),
+            ]
+            .concat(),
+        ),
+        (C, packet(0, b"\x1c\x05\x00\x00\x00\x10\x00\x00\x00")),
+        (
+            S,
+            [
+                packet(1, b"\x00\x00\x01x"),
+                packet(2, b"\x00\x00\x01y"),
+                packet(3, b"\xfe\x00\x00\x82\x00"),
+            ]
+            .concat(),
+        ),
         (C, packet(0, b"\x19\x05\x00\x00\x00")),
         (C, packet(0, b"\x17\x05\x00\x00\x00\x00\x01\x00\x00\x00")),
     ];
@@ -521,19 +542,27 @@ fn error_unknown_command_infile_and_multiple_results() {
         ("stmt_execute", "5", Some(true))
     );
     assert_eq!(c[5].statement.as_deref(), Some("select ? from t"));
+    let brief: Vec<_> = c[6..]
+        .iter()
+        .map(|c| {
+            (
+                c.command.as_str(),
+                c.success,
+                c.rows,
+                c.statement.as_deref(),
+            )
+        })
+        .collect();
+    let sql = Some("select ? from t");
     assert_eq!(
-        (c[6].command.as_str(), c[6].statement.as_deref()),
-        ("stmt_close", Some("select ? from t"))
+        brief,
+        [
+            ("stmt_execute", Some(true), None, sql),
+            ("stmt_fetch", Some(true), Some(2), sql),
+            ("stmt_close", None, None, sql),
+            ("stmt_execute", None, None, None),
+        ]
     );
-    assert_eq!(
-        (
-            c[7].command.as_str(),
-            c[7].statement.as_deref(),
-            c[7].success
-        ),
-        ("stmt_execute", None, None)
-    );
-    assert_eq!(c.len(), 8);
 }
 
 #[test]
