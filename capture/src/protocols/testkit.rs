@@ -35,7 +35,12 @@ pub struct Outcome {
 /// Feeds `steps` to `dissector`, then closes it. Each step gets a
 /// timestamp one second after the previous one.
 pub fn run(dissector: Box<dyn Dissector>, server_port: u16, steps: &[Step<'_>]) -> Outcome {
-    run_with(dissector, &flow(server_port), &ArtifactStore::hash_only(), steps)
+    run_with(
+        dissector,
+        &flow(server_port),
+        &ArtifactStore::hash_only(),
+        steps,
+    )
 }
 
 pub fn run_with(
@@ -58,11 +63,16 @@ pub fn run_with(
     }
     let mut ctx = Ctx::new(ts, flow, &mut events, artifacts, &mut expectations);
     driver.close(&mut ctx);
-    Outcome { events, expectations }
+    Outcome {
+        events,
+        expectations,
+    }
 }
 
 /// Splits `data` into chunks of `size` bytes (the last may be shorter), for
 /// checking that a parser gives the same events however bytes arrive.
 pub fn chunked(dir: Direction, data: &[u8], size: usize) -> Vec<Step<'_>> {
-    data.chunks(size.max(1)).map(|c| Step::Data(dir, c)).collect()
+    data.chunks(size.max(1))
+        .map(|c| Step::Data(dir, c))
+        .collect()
 }
