@@ -58,14 +58,19 @@ impl Default for State {
 }
 
 impl State {
-    fn protocol_error(&mut self, dir: Direction, what: &str, ctx: &mut Ctx<'_>) {
+    /// `at`: offset of the bad bytes within the data being parsed.
+    fn protocol_error(&mut self, dir: Direction, what: &str, at: usize, ctx: &mut Ctx<'_>) {
         self.errors += 1;
+        let i = dir.index();
+        let before = ctx.offsets[i];
+        ctx.offsets[i] = before.saturating_add(at as u64);
         ctx.anomaly(
             "redis",
             what,
             "not RESP; skipped to the next line",
             Some(dir),
         );
+        ctx.offsets[i] = before;
         if self.errors >= MAX_ERRORS {
             self.gave_up = true;
             ctx.anomaly(
@@ -121,8 +126,8 @@ impl Dissector for State {
                     }
                 }
                 Step::Error { used, kind } => {
+                    self.protocol_error(dir, kind.as_str(), pos, ctx);
                     pos += used.max(1);
-                    self.protocol_error(dir, kind.as_str(), ctx);
                 }
             }
         }

@@ -54,7 +54,10 @@ fn anomalies(events: &[Event]) -> Vec<String> {
 }
 
 /// (name, args, reply, success) of each command.
-fn summary(events: &[Event]) -> Vec<(String, Vec<String>, Option<String>, Option<bool>)> {
+/// (name, args, reply, success)
+type Summary = (String, Vec<String>, Option<String>, Option<bool>);
+
+fn summary(events: &[Event]) -> Vec<Summary> {
     commands(events)
         .into_iter()
         .map(|c| (c.name, c.args, c.reply, c.success))
@@ -433,4 +436,58 @@ proptest! {
         data.extend_from_slice(format!("${len}\r\n").as_bytes());
         let _ = events(&[Step::Data(S, &data), Step::Data(C, &data)]);
     }
+}
+
+/// `testdata/redis-session.pcap`, recorded with redis-server 7 and
+/// redis-cli by `testdata/make-capture.sh`.
+#[test]
+fn own_capture_with_real_redis() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/protocols/redis/testdata/redis-session.pcap");
+    let ev =
+        crate::engine::dissect_file(&path, &crate::artifact::ArtifactStore::hash_only()).unwrap();
+    assert!(anomalies(&ev).is_empty(), "{:?}", anomalies(&ev));
+    let cmds = commands(&ev);
+    let big = cmds
+        .iter()
+        .find(|c| c.key.as_deref() == Some("bigvalue"))
+        .unwrap();
+    assert!(big.truncated && big.args[1].len() == 4096 && big.success == Some(true));
+    let names: Vec<&str> = cmds.iter().map(|c| c.name.as_str()).collect();
+    for name in [
+        "HELLO",
+        "CLIENT",
+        "SUBSCRIBE",
+        "PSUBSCRIBE",
+        "MONITOR",
+        "PUBLISH",
+    ] {
+        assert!(names.contains(&name), "{name} missing");
+    }
+    let skipped: Vec<_> = cmds
+        .iter()
+        .filter(|c| c.key.as_deref() == Some("a"))
+        .map(|c| c.reply.clone())
+        .collect();
+    assert_eq!(skipped, vec![None, Some("1".to_string())]);
+    let a = auths(&ev);
+    assert_eq!(a.iter().filter(|a| a.success == Some(false)).count(), 1);
+    assert!(a
+        .iter()
+        .any(|a| a.command == "HELLO" && a.user.as_deref() == Some("alice")));
+    let kinds: Vec<String> = pushes(&ev).into_iter().map(|p| p.kind).collect();
+    for kind in [
+        "subscribe",
+        "psubscribe",
+        "message",
+        "pmessage",
+        "monitor",
+        "invalidate",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} push missing");
+    }
+    // Every command was answered except those CLIENT REPLY silenced and the
+    // subscriptions (answered by pushes).
+    let unanswered = cmds.iter().filter(|c| c.reply.is_none()).count();
+    assert_eq!(unanswered, 6);
 }
