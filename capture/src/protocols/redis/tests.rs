@@ -471,7 +471,7 @@ fn own_capture_with_real_redis() {
         .collect();
     assert_eq!(skipped, vec![None, Some("1".to_string())]);
     let a = auths(&ev);
-    assert_eq!(a.iter().filter(|a| a.success == Some(false)).count(), 1);
+    assert_eq!(a.iter().filter(|a| a.success == Some(false)).count(), 5);
     assert!(a
         .iter()
         .any(|a| a.command == "HELLO" && a.user.as_deref() == Some("alice")));
