@@ -456,12 +456,15 @@ impl Reader {
         if self.mute_at.is_some() || bytes.is_empty() {
             return;
         }
-        append_capped(
-            &mut self.msg.render,
-            bytes,
-            MAX_RENDER,
-            &mut self.msg.render_truncated,
-        );
+        // Commands are used by their items; only replies need a rendering.
+        if !self.client {
+            append_capped(
+                &mut self.msg.render,
+                bytes,
+                MAX_RENDER,
+                &mut self.msg.render_truncated,
+            );
+        }
         if to_item && !self.item_dropped {
             if let Some(item) = self.msg.items.last_mut() {
                 append_capped(item, bytes, MAX_ITEM, &mut self.msg.items_truncated);

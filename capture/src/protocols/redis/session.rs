@@ -103,8 +103,11 @@ impl Session {
     /// Whether the server will answer this command in order, and the mode
     /// changes the command itself makes.
     fn expects_reply(&mut self, name: &str, args: &[String]) -> bool {
-        let sub = args.first().map(|s| s.to_ascii_uppercase());
-        if name == "CLIENT" && sub.as_deref() == Some("REPLY") {
+        let is_client_reply = name == "CLIENT"
+            && args
+                .first()
+                .is_some_and(|s| s.eq_ignore_ascii_case("REPLY"));
+        if is_client_reply {
             let mode = args.get(1).map(|s| s.to_ascii_uppercase());
             match mode.as_deref() {
                 Some("ON") => {
