@@ -78,6 +78,7 @@ pub enum Skip {
 }
 
 /// The IP packet inside a frame, or what to do with it.
+#[allow(clippy::large_enum_variant)] // lives on the stack for one packet
 pub enum Network<'a> {
     /// A whole (or snap-truncated) IP packet.
     Packet(LaxSlicedPacket<'a>),

@@ -496,7 +496,7 @@ impl Engine {
             let server_port = flow.r.dst_port;
             let app = std::mem::replace(&mut flow.app, App::Done(None));
             let app = match app {
-                App::Probing(probing) if probing.len() > 0 => {
+                App::Probing(probing) if !probing.is_empty() => {
                     // Ended before any probe decided: the port is all we have.
                     match protocols::by_port(server_port) {
                         Some(spec) => start(spec, probing, &mut ctx, true),

@@ -100,6 +100,10 @@ impl Probing {
         self.bytes[0].len() + self.bytes[1].len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn is_full(&self, limit: usize) -> bool {
         self.bytes.iter().any(|b| b.len() >= limit)
     }

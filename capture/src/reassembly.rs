@@ -60,6 +60,7 @@ impl Stream {
     /// Adds one segment. `missing` is how many payload bytes the capture cut
     /// off after `payload`. Calls `out` for every chunk now in order.
     /// Returns false when the segment was ignored as outside the window.
+    #[allow(clippy::too_many_arguments)]
     pub fn segment(
         &mut self,
         seq: u32,
@@ -76,7 +77,7 @@ impl Stream {
         }
         let data_seq = if syn { seq.wrapping_add(1) } else { seq };
         let rel = data_seq.wrapping_sub(self.next_seq) as i32 as i64;
-        if rel > MAX_AHEAD || rel < -MAX_AHEAD {
+        if !(-MAX_AHEAD..=MAX_AHEAD).contains(&rel) {
             return false;
         }
         let offset = self.next_offset as i64 + rel;

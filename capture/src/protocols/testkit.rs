@@ -76,3 +76,38 @@ pub fn chunked(dir: Direction, data: &[u8], size: usize) -> Vec<Step<'_>> {
         .map(|c| Step::Data(dir, c))
         .collect()
 }
+
+/// Turns fuzzer bytes into a scripted connection: repeated records of a
+/// control byte (bit 0: direction, bit 1: a gap instead of data) and a
+/// length byte, followed by that many bytes of data.
+pub fn steps_from_bytes(mut data: &[u8]) -> Vec<Step<'_>> {
+    let mut steps = Vec::new();
+    while let [control, len, rest @ ..] = data {
+        let dir = if control & 1 == 0 { Direction::ToServer } else { Direction::ToClient };
+        let len = usize::from(*len);
+        if control & 2 != 0 {
+            steps.push(Step::Gap(dir, len as u64));
+            data = rest;
+        } else {
+            let take = len.min(rest.len());
+            steps.push(Step::Data(dir, &rest[..take]));
+            data = &rest[take..];
+        }
+    }
+    steps
+}
+
+/// Runs every probe and then the named protocol's dissector over fuzzer
+/// bytes. Used by the fuzz targets; must never panic.
+pub fn fuzz_protocol(name: &str, data: &[u8]) {
+    let Some(spec) = super::spec_by_name(name) else { return };
+    let steps = steps_from_bytes(data);
+    for step in &steps {
+        if let Step::Data(dir, bytes) = step {
+            for p in super::PROTOCOLS {
+                let _ = (p.probe)(*dir, bytes);
+            }
+        }
+    }
+    run((spec.new)(), spec.ports.first().copied().unwrap_or(0), &steps);
+}
