@@ -118,7 +118,12 @@ impl Dissector for State {
                     pos += used;
                     match done {
                         Some(msg) => match dir {
-                            Direction::ToServer => self.session.command(msg, self.started[i], ctx),
+                            Direction::ToServer => {
+                                if is_sync(&msg) {
+                                    self.readers[Direction::ToClient.index()].expect_rdb();
+                                }
+                                self.session.command(msg, self.started[i], ctx)
+                            }
                             Direction::ToClient => self.session.reply(msg, ctx),
                         },
                         None if used == 0 => break,
@@ -154,6 +159,14 @@ impl Dissector for State {
     fn wants_more(&self) -> bool {
         !self.gave_up
     }
+}
+
+/// `SYNC` / `PSYNC`: the server answers with an RDB file (after
+/// `+FULLRESYNC` for `PSYNC`), then streams the commands it executes.
+fn is_sync(msg: &parser::Message) -> bool {
+    msg.items
+        .first()
+        .is_some_and(|n| n.eq_ignore_ascii_case(b"SYNC") || n.eq_ignore_ascii_case(b"PSYNC"))
 }
 
 /// Offset of the first line in `data` that can start a message in `dir`

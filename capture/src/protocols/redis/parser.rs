@@ -118,6 +118,9 @@ pub struct Reader {
     mute_at: Option<usize>,
     /// The current item is past [`MAX_ITEMS`]: do not write to it.
     item_dropped: bool,
+    /// The next top-level bulk string is an RDB file sent after `SYNC` /
+    /// `PSYNC`: no CRLF follows it.
+    rdb_next: bool,
 }
 
 impl Reader {
@@ -128,6 +131,11 @@ impl Reader {
         }
     }
 
+    /// The next top-level bulk string is an RDB transfer (no CRLF after it).
+    pub fn expect_rdb(&mut self) {
+        self.rdb_next = true;
+    }
+
     /// True between messages.
     pub fn idle(&self) -> bool {
         !self.in_message
@@ -135,8 +143,9 @@ impl Reader {
 
     /// Drops any partial message (after a gap).
     pub fn reset(&mut self) {
-        let client = self.client;
+        let (client, rdb_next) = (self.client, self.rdb_next);
         *self = Reader::new(client);
+        self.rdb_next = rdb_next;
     }
 
     /// Consumes from `data` until a message finishes, more bytes are
@@ -187,6 +196,12 @@ impl Reader {
             let line_len = lf + 1;
             let line = strip_cr(&window[..lf]);
             let starting = !self.in_message;
+            if starting && line.is_empty() {
+                // Bare newlines: keep-alives a master sends while it
+                // prepares an RDB file, or a client's empty line.
+                pos += line_len;
+                continue;
+            }
             if starting && self.client && line.first() != Some(&b'*') {
                 pos += line_len;
                 match inline_message(line) {
@@ -287,10 +302,11 @@ impl Reader {
                 };
                 let skip = if ty == b'=' { 4 } else { 0 };
                 let to_item = !self.stack.is_empty();
+                let rdb = ty == b'$' && self.stack.is_empty() && std::mem::take(&mut self.rdb_next);
                 self.bulk = Some(Bulk {
                     left: len,
                     skip,
-                    crlf: 2,
+                    crlf: if rdb { 0 } else { 2 },
                     to_item,
                 });
                 Ok(None)

@@ -491,3 +491,20 @@ fn own_capture_with_real_redis() {
     let unanswered = cmds.iter().filter(|c| c.reply.is_none()).count();
     assert_eq!(unanswered, 6);
 }
+
+#[test]
+fn psync_rdb_transfer_has_no_trailing_crlf() {
+    let ev = events(&[
+        Step::Data(C, b"PSYNC ? -1\r\n"),
+        Step::Data(
+            S,
+            b"+FULLRESYNC 8de1787ba490483314a4d30f1c628bc5025eb761 0\r\n\n\n$9\r\nREDIS0011",
+        ),
+        Step::Data(S, b"*1\r\n$4\r\nPING\r\n"),
+    ]);
+    let cmds = commands(&ev);
+    assert_eq!(cmds[0].name, "PSYNC");
+    assert!(cmds[0].reply.as_deref().unwrap().starts_with("FULLRESYNC"));
+    // The RDB and the replication stream answer no command.
+    assert_eq!(anomalies(&ev), vec!["unmatched_reply"]);
+}
