@@ -26,7 +26,19 @@ struct Pending {
     ts: Timestamp,
     command: RedisCommand,
     expects_reply: bool,
+    /// For the (un)subscribe commands: answered by confirmation pushes
+    /// rather than a reply (or by an error reply, such as `NOAUTH`).
+    confirm: Option<Confirm>,
     auth: Option<RedisAuth>,
+}
+
+/// Confirmations a (un)subscribe command still waits for.
+struct Confirm {
+    /// The push kind: the command name in lower case.
+    kind: String,
+    /// One per channel named; `None` (unsubscribe from all): until the
+    /// count of remaining subscriptions is 0.
+    left: Option<usize>,
 }
 
 #[derive(Default)]
@@ -66,6 +78,12 @@ impl Session {
         let args: Vec<String> = rest.iter().map(|a| text(a)).collect();
         let key = commands::key_index(&name, &args).and_then(|i| args.get(i).cloned());
         let expects_reply = self.expects_reply(&name, &args);
+        let confirm = confirmation_kind(&name)
+            .filter(|_| expects_reply)
+            .map(|kind| Confirm {
+                kind: kind.to_string(),
+                left: (!args.is_empty()).then_some(args.len()),
+            });
         let auth = auth_of(&name, &args);
         let command = RedisCommand {
             name,
@@ -92,6 +110,7 @@ impl Session {
             }
         }
         self.queue.push_back(Pending {
+            confirm,
             ts,
             command,
             expects_reply,
@@ -135,30 +154,25 @@ impl Session {
             }
             ReplyMode::On => {}
         }
-        match name {
-            // Answered by one push per channel (or an error without
-            // arguments, for the subscribing ones).
-            "SUBSCRIBE" | "PSUBSCRIBE" | "SSUBSCRIBE" => {
-                self.pubsub = true;
-                args.is_empty()
-            }
-            "UNSUBSCRIBE" | "PUNSUBSCRIBE" | "SUNSUBSCRIBE" => {
-                self.pubsub = true;
-                false
-            }
-            _ => true,
+        if confirmation_kind(name).is_some() {
+            self.pubsub = true;
         }
+        true
     }
 
     /// A server message: a push, or the reply to the oldest command that
     /// expects one.
     pub fn reply(&mut self, msg: Message, ctx: &mut Ctx<'_>) {
         if let Some(kind) = self.push_kind(&msg) {
-            if kind == "unsubscribe" || kind == "punsubscribe" || kind == "sunsubscribe" {
-                // The last element is how many subscriptions remain.
-                if msg.items.last().map(|c| c.as_slice()) == Some(b"0") && !self.resp3 {
-                    self.pubsub = false;
-                }
+            // The last element of a confirmation is how many subscriptions
+            // remain.
+            let none_left = msg.items.last().map(|c| c.as_slice()) == Some(b"0");
+            let unsubscribe = matches!(
+                kind.as_str(),
+                "unsubscribe" | "punsubscribe" | "sunsubscribe"
+            );
+            if unsubscribe && none_left && !self.resp3 {
+                self.pubsub = false;
             }
             let items = if kind == "monitor" {
                 vec![msg.render]
@@ -170,6 +184,7 @@ impl Session {
                 items: items.iter().map(|i| text(i)).collect(),
                 truncated: msg.items_truncated || msg.render_truncated,
             };
+            self.confirmed(&push.kind, none_left, ctx);
             ctx.emit(RedisEvent::Push(push));
             return;
         }
@@ -208,6 +223,36 @@ impl Session {
         p.command.reply_truncated = msg.render_truncated;
         emit(p, ctx);
         self.flush_unanswerable(ctx);
+    }
+
+    /// A (un)subscribe confirmation arrived: the command waiting for it is
+    /// done once all its confirmations came. Such commands keep `reply` and
+    /// `success` null, as Zeek logs them.
+    fn confirmed(&mut self, kind: &str, none_left: bool, ctx: &mut Ctx<'_>) {
+        let Some(at) = self.queue.iter().position(|p| p.expects_reply) else {
+            return;
+        };
+        let Some(confirm) = self.queue.get_mut(at).and_then(|p| p.confirm.as_mut()) else {
+            return;
+        };
+        if confirm.kind != kind {
+            return;
+        }
+        let done = match confirm.left.as_mut() {
+            Some(left) => {
+                *left = left.saturating_sub(1);
+                *left == 0
+            }
+            None => none_left,
+        };
+        if done {
+            for _ in 0..=at {
+                if let Some(p) = self.queue.pop_front() {
+                    emit(p, ctx);
+                }
+            }
+            self.flush_unanswerable(ctx);
+        }
     }
 
     /// Mode changes a command makes once the server accepted it.
@@ -276,6 +321,19 @@ impl Session {
             emit(p, ctx);
         }
     }
+}
+
+/// The push kind confirming a (un)subscribe command.
+fn confirmation_kind(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "SUBSCRIBE" => "subscribe",
+        "PSUBSCRIBE" => "psubscribe",
+        "SSUBSCRIBE" => "ssubscribe",
+        "UNSUBSCRIBE" => "unsubscribe",
+        "PUNSUBSCRIBE" => "punsubscribe",
+        "SUNSUBSCRIBE" => "sunsubscribe",
+        _ => return None,
+    })
 }
 
 fn emit(p: Pending, ctx: &mut Ctx<'_>) {

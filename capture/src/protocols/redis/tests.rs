@@ -508,3 +508,37 @@ fn psync_rdb_transfer_has_no_trailing_crlf() {
     // The RDB and the replication stream answer no command.
     assert_eq!(anomalies(&ev), vec!["unmatched_reply"]);
 }
+
+#[test]
+fn subscribe_refused_gets_the_error() {
+    let ev = events(&[
+        Step::Data(C, b"SUBSCRIBE a b\r\nPING\r\n"),
+        Step::Data(
+            S,
+            b"-NOAUTH Authentication required.\r\n-NOAUTH Authentication required.\r\n",
+        ),
+    ]);
+    let sum = summary(&ev);
+    assert_eq!(sum[0].0, "SUBSCRIBE");
+    assert_eq!(sum[0].3, Some(false));
+    assert_eq!(sum[1].0, "PING");
+    assert_eq!(sum[1].3, Some(false));
+}
+
+#[test]
+fn subscribe_waits_for_one_confirmation_per_channel() {
+    let ev = events(&[
+        Step::Data(C, b"SUBSCRIBE a b\r\nPING\r\n"),
+        Step::Data(S, b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nx\r\n"),
+        Step::Data(S, b"*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n*2\r\n$4\r\npong\r\n$0\r\n\r\n"),
+    ]);
+    assert_eq!(
+        summary(&ev),
+        vec![
+            ("SUBSCRIBE".into(), s(&["a", "b"]), None, None),
+            ("PING".into(), s(&[]), Some("[pong, ]".into()), Some(true)),
+        ]
+    );
+    assert_eq!(pushes(&ev).len(), 3);
+    assert!(anomalies(&ev).is_empty());
+}
