@@ -121,6 +121,9 @@ pub struct Reader {
     /// The next top-level bulk string is an RDB file sent after `SYNC` /
     /// `PSYNC`: no CRLF follows it.
     rdb_next: bool,
+    /// Bytes at the start of the next call's data already known to hold
+    /// no line end.
+    scanned: usize,
 }
 
 impl Reader {
@@ -184,15 +187,23 @@ impl Reader {
                 };
             }
             let window = &rest[..rest.len().min(MAX_LINE)];
-            let Some(lf) = memchr(b'\n', window) else {
+            // A line arriving in many small segments is scanned once.
+            let from = if pos == 0 {
+                self.scanned.min(window.len())
+            } else {
+                0
+            };
+            let Some(lf) = memchr(b'\n', &window[from..]).map(|at| at + from) else {
                 if rest.len() >= MAX_LINE {
                     return self.fail(pos + rest.len(), ErrorKind::LineTooLong);
                 }
+                self.scanned = window.len();
                 return Step::Progress {
                     used: pos,
                     done: None,
                 };
             };
+            self.scanned = 0;
             let line_len = lf + 1;
             let line = strip_cr(&window[..lf]);
             let starting = !self.in_message;

@@ -74,7 +74,7 @@ impl Session {
         let Some((first, rest)) = msg.items.split_first() else {
             return; // `*0`, `*-1`: Redis ignores them
         };
-        let name = text(first).to_ascii_uppercase();
+        let name = text(&first.to_ascii_uppercase());
         let args: Vec<String> = rest.iter().map(|a| text(a)).collect();
         let key = commands::key_index(&name, &args).and_then(|i| args.get(i).cloned());
         let expects_reply = self.expects_reply(&name, &args);

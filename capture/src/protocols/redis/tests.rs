@@ -542,3 +542,15 @@ fn subscribe_waits_for_one_confirmation_per_channel() {
     assert_eq!(pushes(&ev).len(), 3);
     assert!(anomalies(&ev).is_empty());
 }
+
+#[test]
+fn long_line_in_tiny_segments() {
+    let mut line = b"SET k ".to_vec();
+    line.extend(std::iter::repeat_n(b'v', 30_000));
+    line.extend_from_slice(b"\r\n");
+    let ev = events(&chunked(C, &line, 7));
+    let cmds = commands(&ev);
+    assert_eq!(cmds.len(), 1);
+    assert_eq!(cmds[0].args[1].len(), 4096);
+    assert!(cmds[0].truncated);
+}
