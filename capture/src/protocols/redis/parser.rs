@@ -738,6 +738,11 @@ fn hex(b: u8) -> u8 {
     }
 }
 
+/// [`text`], reusing the buffer when it is valid UTF-8.
+pub fn text_owned(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| text(e.as_bytes()))
+}
+
 /// Bytes as text: valid UTF-8 as is, other bytes as `\xNN`.
 pub fn text(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {

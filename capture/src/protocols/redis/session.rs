@@ -7,7 +7,7 @@ use model::events::redis::{RedisAuth, RedisCommand, RedisEvent, RedisPush};
 use model::{Direction, Timestamp};
 
 use super::commands;
-use super::parser::{text, Message};
+use super::parser::{text, text_owned, Message};
 use crate::protocols::Ctx;
 
 /// Commands waiting for their reply; beyond this the oldest is emitted
@@ -71,11 +71,13 @@ const PUBSUB_KINDS: &[&[u8]] = &[
 impl Session {
     /// A client message: queue it as a command.
     pub fn command(&mut self, msg: Message, ts: Timestamp, ctx: &mut Ctx<'_>) {
-        let Some((first, rest)) = msg.items.split_first() else {
+        let mut items = msg.items.into_iter();
+        let Some(mut first) = items.next() else {
             return; // `*0`, `*-1`: Redis ignores them
         };
-        let name = text(&first.to_ascii_uppercase());
-        let args: Vec<String> = rest.iter().map(|a| text(a)).collect();
+        first.make_ascii_uppercase();
+        let name = text_owned(first);
+        let args: Vec<String> = items.map(text_owned).collect();
         let key = commands::key_index(&name, &args).and_then(|i| args.get(i).cloned());
         let expects_reply = self.expects_reply(&name, &args);
         let confirm = confirmation_kind(&name)
@@ -181,7 +183,7 @@ impl Session {
             };
             let push = RedisPush {
                 kind,
-                items: items.iter().map(|i| text(i)).collect(),
+                items: items.into_iter().map(text_owned).collect(),
                 truncated: msg.items_truncated || msg.render_truncated,
             };
             self.confirmed(&push.kind, none_left, ctx);
