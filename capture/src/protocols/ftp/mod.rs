@@ -596,7 +596,17 @@ impl Control {
             }
         }
         if let Some(code @ 100..=199) = code {
-            if let Some(p) = self.pending.front_mut() {
+            // After a gap, the command a 1xx answers is the oldest one that
+            // can have one (the ones before it may have lost their reply).
+            let at = match self.desync {
+                true => self
+                    .pending
+                    .iter()
+                    .position(|p| fits_preliminary(&p.verb))
+                    .unwrap_or(0),
+                false => 0,
+            };
+            if let Some(p) = self.pending.get_mut(at) {
                 if let Some(size) = parser::announced_size(msg.as_bytes()) {
                     p.file_size = Some(size);
                     if let Some(t) = &p.transfer {
@@ -775,6 +785,11 @@ impl Control {
         };
         ctx.emit_at(p.ts, FtpEvent::Command(event));
     }
+}
+
+/// Whether `verb` can get a 1xx reply before its final one.
+fn fits_preliminary(verb: &str) -> bool {
+    data::is_transfer_command(verb) || matches!(verb, "<init>" | "REIN" | "MLST" | "STAT")
 }
 
 /// Whether `code` is a possible final reply to `verb` (RFC 959 section
