@@ -151,6 +151,7 @@ fn direction_of(verb: Option<&str>) -> &'static str {
 pub struct DataChannel {
     shared: Shared,
     writer: Option<ArtifactWriter>,
+    bytes: u64,
     missing: u64,
     /// Whether this connection is the transfer's data connection; `None`
     /// before it was seen. A second connection to the same announced
@@ -217,6 +218,9 @@ impl Dissector for DataChannel {
         if owner {
             t.data = data;
             t.emit_if_complete(ctx);
+        } else if t.emitted && matches!(t.data, DataSide::NotSeen) && self.bytes == 0 {
+            // An empty data connection that closed after the final reply
+            // (and so after the transfer was reported): nothing to add.
         } else {
             // Not the transfer's connection: report it with the command it
             // most likely served, without touching the shared record.

@@ -658,3 +658,35 @@ proptest! {
         let _ = run(&steps);
     }
 }
+
+#[test]
+fn empty_data_connection_closing_after_the_reply_adds_no_record() {
+    let client = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+    let server = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+    let control = FlowRef {
+        id: "1:control".into(),
+        src_ip: client,
+        src_port: 40000,
+        dst_ip: server,
+        dst_port: 21,
+        transport: Transport::Tcp,
+    };
+    let mut net = Net::new();
+    let mut ftp = Driver::new(new());
+    net.data(&mut ftp, &control, C, b"220 ready\r\n");
+    net.data(&mut ftp, &control, S, b"EPSV\r\n");
+    net.data(
+        &mut ftp,
+        &control,
+        C,
+        b"229 Entering Extended Passive Mode (|||5001|)\r\n",
+    );
+    let (mut empty, flow) = net.open(client, server, 5001);
+    net.data(&mut ftp, &control, S, b"RETR empty\r\n");
+    net.data(&mut ftp, &control, C, b"150 Here.\r\n226 Done.\r\n");
+    net.close(&mut empty, &flow);
+    net.close(&mut ftp, &control);
+    let t = transfers(&net.events);
+    assert_eq!(t.len(), 1);
+    assert_eq!((t[0].0.size, t[0].0.reply_code), (None, Some(226)));
+}
