@@ -1,3 +1,47 @@
-fn main() {
-    println!("kyoka");
+//! `kyoka`: the appliance's one command line. Parses arguments, sets up
+//! logging, runs the chosen command and prints its error once.
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "kyoka",
+    version,
+    about = "Deception-defence and forensic capture appliance"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Dissect(cmd::dissect::Args),
+    Capture(cmd::capture::Args),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KYOKA_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Dissect(args) => cmd::dissect::run(args),
+        Command::Capture(args) => cmd::capture::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("kyoka: {err:#}");
+            cmd::exit_code(&err)
+        }
+    }
 }

@@ -33,11 +33,18 @@ impl ArtifactStore {
     }
 
     pub fn writer(&self) -> ArtifactWriter {
-        let file = self
-            .dir
-            .as_ref()
-            .and_then(|dir| tempfile::Builder::new().prefix(".partial-").tempfile_in(dir).ok());
-        ArtifactWriter { hasher: Sha256::new(), size: 0, file, dir: self.dir.clone() }
+        let file = self.dir.as_ref().and_then(|dir| {
+            tempfile::Builder::new()
+                .prefix(".partial-")
+                .tempfile_in(dir)
+                .ok()
+        });
+        ArtifactWriter {
+            hasher: Sha256::new(),
+            size: 0,
+            file,
+            dir: self.dir.clone(),
+        }
     }
 }
 
@@ -86,7 +93,11 @@ impl ArtifactWriter {
             }
             _ => None,
         };
-        Artifact { sha256, size: self.size, path }
+        Artifact {
+            sha256,
+            size: self.size,
+            path,
+        }
     }
 }
 
@@ -102,7 +113,10 @@ mod tests {
         w.write(b"hello ");
         w.write(b"world");
         let a = w.finish();
-        assert_eq!(a.sha256, "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
+        assert_eq!(
+            a.sha256,
+            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+        );
         assert_eq!(a.size, 11);
         assert_eq!(fs::read(a.path.unwrap()).unwrap(), b"hello world");
     }

@@ -7,8 +7,14 @@
 //! together on one thread and emits [`model::Event`]s in capture order.
 
 pub mod artifact;
+pub mod community_id;
+pub mod decode;
+pub mod defrag;
 pub mod engine;
 pub mod error;
+pub mod flow;
 pub mod protocols;
+pub mod reassembly;
+pub mod source;
 
 pub use error::{Error, Result};

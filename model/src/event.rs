@@ -137,8 +137,12 @@ mod tests {
     fn serialises_ts_type_fields_flow_and_reads_back() {
         let event = Event {
             ts: Timestamp::from_timeval(1_700_000_000, 42),
-            body: FtpEvent::Login(FtpLogin { user: "anonymous".into(), password: "x".into(), success: true })
-                .into(),
+            body: FtpEvent::Login(FtpLogin {
+                user: "anonymous".into(),
+                password: "x".into(),
+                success: true,
+            })
+            .into(),
             flow: FlowRef {
                 id: "1:abc".into(),
                 src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),

@@ -13,7 +13,11 @@ use model::Event;
 pub fn peer_dir() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = root.join("../shared/fixtures/peer");
-    assert!(dir.is_dir(), "fixtures missing: {} (see README)", dir.display());
+    assert!(
+        dir.is_dir(),
+        "fixtures missing: {} (see README)",
+        dir.display()
+    );
     dir
 }
 
@@ -33,7 +37,12 @@ pub fn capture_of(case: &Path) -> PathBuf {
     std::fs::read_dir(case)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")))
+        .find(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            )
+        })
         .unwrap_or_else(|| panic!("no capture in {}", case.display()))
 }
 
@@ -70,7 +79,12 @@ pub fn zeek_log(path: &Path) -> Vec<ZeekRecord> {
             continue;
         }
         if let Some(rest) = line.strip_prefix("#fields") {
-            fields = Some(rest.split(separator.as_str()).filter(|s| !s.is_empty()).map(String::from).collect());
+            fields = Some(
+                rest.split(separator.as_str())
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect(),
+            );
             continue;
         }
         if line.starts_with('#') || line.trim().is_empty() {
@@ -82,7 +96,11 @@ pub fn zeek_log(path: &Path) -> Vec<ZeekRecord> {
                 fields = Some(line.split_whitespace().map(String::from).collect());
             }
             Some(names) => {
-                let record = names.iter().cloned().zip(values.iter().map(|v| v.to_string())).collect();
+                let record = names
+                    .iter()
+                    .cloned()
+                    .zip(values.iter().map(|v| v.to_string()))
+                    .collect();
                 records.push(record);
             }
         }
@@ -97,7 +115,10 @@ pub fn unescape(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'\\' && i + 3 < bytes.len() + 0 && bytes.get(i + 1) == Some(&b'x') {
-            if let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 2..i + 4]).unwrap_or("zz"), 16) {
+            if let Ok(b) = u8::from_str_radix(
+                std::str::from_utf8(&bytes[i + 2..i + 4]).unwrap_or("zz"),
+                16,
+            ) {
                 out.push(b);
                 i += 4;
                 continue;
@@ -129,7 +150,10 @@ pub struct Score {
 
 impl Score {
     pub fn new(protocol: &'static str) -> Score {
-        Score { protocol, ..Score::default() }
+        Score {
+            protocol,
+            ..Score::default()
+        }
     }
 
     /// Records one fact: `ours` against the peer's `theirs`.
@@ -138,12 +162,16 @@ impl Score {
         if ours == theirs {
             self.matched += 1;
         } else {
-            self.misses.push(format!("{what}: ours {ours:?}, peer {theirs:?}"));
+            self.misses
+                .push(format!("{what}: ours {ours:?}, peer {theirs:?}"));
         }
     }
 
     pub fn print(&self) {
-        println!("conformance {}: {}/{} facts match", self.protocol, self.matched, self.total);
+        println!(
+            "conformance {}: {}/{} facts match",
+            self.protocol, self.matched, self.total
+        );
         for miss in &self.misses {
             println!("  differs: {miss}");
         }

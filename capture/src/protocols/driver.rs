@@ -17,7 +17,11 @@ pub struct Driver {
 
 impl Driver {
     pub fn new(dissector: Box<dyn Dissector>) -> Driver {
-        Driver { dissector, pending: [Vec::new(), Vec::new()], consumed: [0, 0] }
+        Driver {
+            dissector,
+            pending: [Vec::new(), Vec::new()],
+            consumed: [0, 0],
+        }
     }
 
     pub fn name(&self) -> &'static str {

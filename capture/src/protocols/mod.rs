@@ -134,7 +134,14 @@ impl<'a> Ctx<'a> {
         artifacts: &'a ArtifactStore,
         expectations: &'a mut Vec<Expectation>,
     ) -> Ctx<'a> {
-        Ctx { ts, flow, events, artifacts, expectations, offsets: [0, 0] }
+        Ctx {
+            ts,
+            flow,
+            events,
+            artifacts,
+            expectations,
+            offsets: [0, 0],
+        }
     }
 
     pub fn emit(&mut self, body: impl Into<EventBody>) {
@@ -145,10 +152,20 @@ impl<'a> Ctx<'a> {
     /// Emits an event stamped with an earlier time, such as a command
     /// whose reply just arrived.
     pub fn emit_at(&mut self, ts: Timestamp, body: impl Into<EventBody>) {
-        self.events.push(Event { ts, body: body.into(), flow: self.flow.clone() });
+        self.events.push(Event {
+            ts,
+            body: body.into(),
+            flow: self.flow.clone(),
+        });
     }
 
-    pub fn anomaly(&mut self, protocol: &str, kind: &str, detail: impl Into<String>, direction: Option<Direction>) {
+    pub fn anomaly(
+        &mut self,
+        protocol: &str,
+        kind: &str,
+        detail: impl Into<String>,
+        direction: Option<Direction>,
+    ) {
         let offset = direction.map(|d| self.offsets[d.index()]);
         let body = model::event::CoreEvent::Anomaly(Anomaly {
             kind: kind.to_string(),
@@ -188,12 +205,20 @@ pub fn identify(
         .iter()
         .copied()
         .filter(|p| p.ports.contains(&server_port))
-        .chain(PROTOCOLS.iter().copied().filter(|p| !p.ports.contains(&server_port)));
+        .chain(
+            PROTOCOLS
+                .iter()
+                .copied()
+                .filter(|p| !p.ports.contains(&server_port)),
+        );
     for spec in ordered {
         let mut verdicts = [Probe::NoMatch; 2];
-        for (i, (dir, data)) in [(Direction::ToServer, to_server), (Direction::ToClient, to_client)]
-            .into_iter()
-            .enumerate()
+        for (i, (dir, data)) in [
+            (Direction::ToServer, to_server),
+            (Direction::ToClient, to_client),
+        ]
+        .into_iter()
+        .enumerate()
         {
             if !data.is_empty() {
                 verdicts[i] = (spec.probe)(dir, data);

@@ -35,7 +35,12 @@ pub struct Outcome {
 /// Feeds `steps` to `dissector`, then closes it. Each step gets a
 /// timestamp one second after the previous one.
 pub fn run(dissector: Box<dyn Dissector>, server_port: u16, steps: &[Step<'_>]) -> Outcome {
-    run_with(dissector, &flow(server_port), &ArtifactStore::hash_only(), steps)
+    run_with(
+        dissector,
+        &flow(server_port),
+        &ArtifactStore::hash_only(),
+        steps,
+    )
 }
 
 pub fn run_with(
@@ -58,11 +63,51 @@ pub fn run_with(
     }
     let mut ctx = Ctx::new(ts, flow, &mut events, artifacts, &mut expectations);
     driver.close(&mut ctx);
-    Outcome { events, expectations }
+    Outcome {
+        events,
+        expectations,
+    }
 }
 
 /// Splits `data` into chunks of `size` bytes (the last may be shorter), for
 /// checking that a parser gives the same events however bytes arrive.
 pub fn chunked(dir: Direction, data: &[u8], size: usize) -> Vec<Step<'_>> {
-    data.chunks(size.max(1)).map(|c| Step::Data(dir, c)).collect()
+    data.chunks(size.max(1))
+        .map(|c| Step::Data(dir, c))
+        .collect()
+}
+
+/// Turns fuzzer bytes into a scripted connection: repeated records of a
+/// control byte (bit 0: direction, bit 1: a gap instead of data) and a
+/// length byte, followed by that many bytes of data.
+pub fn steps_from_bytes(mut data: &[u8]) -> Vec<Step<'_>> {
+    let mut steps = Vec::new();
+    while let [control, len, rest @ ..] = data {
+        let dir = if control & 1 == 0 { Direction::ToServer } else { Direction::ToClient };
+        let len = usize::from(*len);
+        if control & 2 != 0 {
+            steps.push(Step::Gap(dir, len as u64));
+            data = rest;
+        } else {
+            let take = len.min(rest.len());
+            steps.push(Step::Data(dir, &rest[..take]));
+            data = &rest[take..];
+        }
+    }
+    steps
+}
+
+/// Runs every probe and then the named protocol's dissector over fuzzer
+/// bytes. Used by the fuzz targets; must never panic.
+pub fn fuzz_protocol(name: &str, data: &[u8]) {
+    let Some(spec) = super::spec_by_name(name) else { return };
+    let steps = steps_from_bytes(data);
+    for step in &steps {
+        if let Step::Data(dir, bytes) = step {
+            for p in super::PROTOCOLS {
+                let _ = (p.probe)(*dir, bytes);
+            }
+        }
+    }
+    run((spec.new)(), spec.ports.first().copied().unwrap_or(0), &steps);
 }

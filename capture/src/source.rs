@@ -1,0 +1,153 @@
+//! Where packets come from: a capture file (pcap or pcapng) or a live
+//! interface, both through libpcap.
+
+use std::path::{Path, PathBuf};
+
+use model::Timestamp;
+
+use crate::decode::LinkType;
+use crate::{Error, Result};
+
+/// One captured frame, borrowed from the source until the next read.
+pub struct Frame<'a> {
+    pub ts: Timestamp,
+    pub data: &'a [u8],
+    /// Length on the wire (may exceed `data.len()` under a snap length).
+    pub wire_len: u32,
+}
+
+/// Counters a live capture reports on exit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveStats {
+    pub received: u32,
+    /// Dropped by the kernel because the buffer was full.
+    pub dropped: u32,
+    /// Dropped by the interface or its driver.
+    pub if_dropped: u32,
+}
+
+pub struct FileSource {
+    path: PathBuf,
+    capture: pcap::Capture<pcap::Offline>,
+    link: LinkType,
+}
+
+impl FileSource {
+    pub fn open(path: &Path) -> Result<FileSource> {
+        let bad = |message: String| Error::BadCapture {
+            path: path.to_path_buf(),
+            message,
+        };
+        if let Err(e) = std::fs::metadata(path) {
+            return Err(bad(e.to_string()));
+        }
+        let capture = pcap::Capture::from_file(path).map_err(|e| bad(pcap_message(e)))?;
+        let dlt = capture.get_datalink().0;
+        let link =
+            LinkType::from_dlt(dlt).ok_or_else(|| bad(format!("unsupported link type {dlt}")))?;
+        Ok(FileSource {
+            path: path.to_path_buf(),
+            capture,
+            link,
+        })
+    }
+
+    pub fn link(&self) -> LinkType {
+        self.link
+    }
+
+    /// The next frame, `Ok(None)` at the end of the file, or an error for a
+    /// truncated or corrupt file (every frame before it was returned).
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>> {
+        match self.capture.next_packet() {
+            Ok(p) => Ok(Some(Frame {
+                ts: Timestamp::from_timeval(p.header.ts.tv_sec, p.header.ts.tv_usec),
+                data: p.data,
+                wire_len: p.header.len,
+            })),
+            Err(pcap::Error::NoMorePackets) => Ok(None),
+            Err(e) => Err(Error::BadCapture {
+                path: self.path.clone(),
+                message: pcap_message(e),
+            }),
+        }
+    }
+}
+
+pub struct LiveSource {
+    device: String,
+    capture: pcap::Capture<pcap::Active>,
+    link: LinkType,
+}
+
+impl LiveSource {
+    /// Opens `device` (promiscuous, full snap length) with an optional BPF
+    /// filter. Reads wake up at least every 100 ms so callers can stop.
+    pub fn open(device: &str, filter: Option<&str>) -> Result<LiveSource> {
+        let fail = |message: String| Error::Device {
+            device: device.to_string(),
+            message,
+        };
+        let mut capture = pcap::Capture::from_device(device)
+            .map_err(|e| fail(pcap_message(e)))?
+            .promisc(true)
+            .snaplen(262_144)
+            .buffer_size(32 << 20)
+            .immediate_mode(true)
+            .timeout(100)
+            .open()
+            .map_err(|e| fail(pcap_message(e)))?;
+        if let Some(filter) = filter {
+            capture
+                .filter(filter, true)
+                .map_err(|e| fail(format!("filter {filter:?}: {}", pcap_message(e))))?;
+        }
+        let dlt = capture.get_datalink().0;
+        let link =
+            LinkType::from_dlt(dlt).ok_or_else(|| fail(format!("unsupported link type {dlt}")))?;
+        Ok(LiveSource {
+            device: device.to_string(),
+            capture,
+            link,
+        })
+    }
+
+    pub fn link(&self) -> LinkType {
+        self.link
+    }
+
+    /// The next frame, or `Ok(None)` when the read timed out with nothing.
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>> {
+        match self.capture.next_packet() {
+            Ok(p) => Ok(Some(Frame {
+                ts: Timestamp::from_timeval(p.header.ts.tv_sec, p.header.ts.tv_usec),
+                data: p.data,
+                wire_len: p.header.len,
+            })),
+            Err(pcap::Error::TimeoutExpired) => Ok(None),
+            Err(e) => Err(Error::Device {
+                device: self.device.clone(),
+                message: pcap_message(e),
+            }),
+        }
+    }
+
+    pub fn stats(&mut self) -> Result<LiveStats> {
+        let s = self.capture.stats().map_err(|e| Error::Device {
+            device: self.device.clone(),
+            message: pcap_message(e),
+        })?;
+        Ok(LiveStats {
+            received: s.received,
+            dropped: s.dropped,
+            if_dropped: s.if_dropped,
+        })
+    }
+}
+
+fn pcap_message(e: pcap::Error) -> String {
+    match e {
+        pcap::Error::PcapError(s) => s,
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs every test: installs what the tests need, then the whole workspace's
+# tests (unit, property, conformance with the peer, CLI). Conformance scores
+# are printed (--nocapture).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+test -d ../shared/fixtures/peer || { echo "missing ../shared/fixtures (peer captures)" >&2; exit 1; }
+cargo test --workspace --no-fail-fast -- --nocapture

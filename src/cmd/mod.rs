@@ -1,0 +1,56 @@
+pub mod capture;
+pub mod dissect;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use model::Event;
+
+/// Exit status 2 means the input was bad (a malformed capture); 1 is any
+/// other failure.
+pub fn exit_code(err: &anyhow::Error) -> ExitCode {
+    match err.downcast_ref::<::capture::Error>() {
+        Some(::capture::Error::BadCapture { .. }) => ExitCode::from(2),
+        _ => ExitCode::from(1),
+    }
+}
+
+/// Writes events as JSON lines. A closed pipe (`| head`) ends output quietly.
+pub struct EventWriter<W: Write> {
+    out: W,
+    closed: bool,
+}
+
+impl<W: Write> EventWriter<W> {
+    pub fn new(out: W) -> Self {
+        EventWriter { out, closed: false }
+    }
+
+    pub fn write(&mut self, event: &Event) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = serde_json::to_writer(&mut self.out, event)
+            .map_err(io::Error::from)
+            .and_then(|()| self.out.write_all(b"\n"));
+        self.check(result)
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.out.flush();
+        self.check(result)
+    }
+
+    fn check(&mut self, result: io::Result<()>) -> io::Result<()> {
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! `kyoka dissect` as a user runs it: JSON lines out, exit status 2 and a
+//! clear message for captures that are damaged, events before the damage
+//! kept.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kyoka(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kyoka")).args(args).output().expect("run kyoka")
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/peer").join(rel)
+}
+
+fn lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+#[test]
+fn every_event_has_ts_type_and_flow() {
+    let out = kyoka(&["dissect", fixture("ftp/ftp-ipv4/ipv4.pcap").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let events = lines(&out);
+    assert!(!events.is_empty());
+    for e in &events {
+        let ts = e["ts"].as_str().unwrap();
+        assert_eq!(ts.len(), "2012-02-21T16:52:55.848539Z".len(), "{ts}");
+        assert!(e["type"].as_str().is_some_and(|t| !t.is_empty()));
+        let flow = &e["flow"];
+        assert!(flow["id"].as_str().unwrap().starts_with("1:"));
+        for key in ["src_ip", "src_port", "dst_ip", "dst_port", "transport"] {
+            assert!(!flow[key].is_null(), "flow.{key} missing in {e}");
+        }
+    }
+}
+
+#[test]
+fn damaged_captures_exit_2_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read(fixture("http/http-methods/methods.pcap")).unwrap();
+    let truncated = dir.path().join("truncated.pcap");
+    // Cut in the middle of a packet record, well after the first packets.
+    std::fs::write(&truncated, &original[..original.len() * 2 / 3 + 7]).unwrap();
+    let garbage = dir.path().join("garbage.pcap");
+    std::fs::write(&garbage, b"this is not a capture file at all").unwrap();
+    let empty = dir.path().join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    let missing = dir.path().join("missing.pcap");
+
+    let out = kyoka(&["dissect", truncated.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("truncated.pcap") && stderr.contains("truncated"), "{stderr}");
+    assert!(!lines(&out).is_empty(), "events before the damage are kept");
+    assert!(!stderr.contains("panicked"));
+
+    for bad in [&garbage, &empty, &missing] {
+        let out = kyoka(&["dissect", bad.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{}", bad.display());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("kyoka: cannot read capture"), "{stderr}");
+        assert!(!stderr.contains("panicked"));
+    }
+}
+
+#[test]
+fn a_damaged_file_does_not_stop_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.pcap");
+    std::fs::write(&garbage, b"\xd4\xc3\xb2\xa1garbage").unwrap();
+    let good = fixture("ftp/ftp-ipv4/ipv4.pcap");
+    let out = kyoka(&["dissect", garbage.to_str().unwrap(), good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!lines(&out).is_empty());
+}
