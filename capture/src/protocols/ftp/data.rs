@@ -164,6 +164,7 @@ impl DataChannel {
         DataChannel {
             shared,
             writer: None,
+            bytes: 0,
             missing: 0,
             owner: None,
         }
