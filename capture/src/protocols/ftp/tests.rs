@@ -690,3 +690,59 @@ fn empty_data_connection_closing_after_the_reply_adds_no_record() {
     assert_eq!(t.len(), 1);
     assert_eq!((t[0].0.size, t[0].0.reply_code), (None, Some(226)));
 }
+
+/// The real capture in `testdata/` (see its README), through the engine:
+/// every kind of data connection is linked to its command.
+#[test]
+fn vsftpd_capture_links_every_transfer() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/protocols/ftp/testdata/vsftpd.pcap");
+    let events = crate::engine::dissect_file(&path, &ArtifactStore::hash_only()).unwrap();
+    const HELLO: &str = "d0a3dac3c348bbe1a05c55dc4f817cf8ac019bb1415d8e65eb9f12eafd1835b1";
+    const BLOB: &str = "55ae4f23e07c5e2ff4fdaf2eeeffa626fd69cf3385c1bf8db5e1bd44bbaa8163";
+    const SCRIPT: &str = "cebf25e0668376ce72d60cc05894de697b174396e5036fdb525363c351bf1f9b";
+    const LISTING: &str = "36e14d88973bf94be54e14d45812625761cc6966ff28bb9c6bfd367bc4d67d3b";
+    let got: Vec<_> = transfers(&events)
+        .into_iter()
+        .map(|(t, _)| {
+            assert!(t.data_flow.is_some());
+            assert_eq!((t.reply_code, t.missing_bytes), (Some(226), 0));
+            (t.direction, t.path, t.size, t.sha256, t.passive)
+        })
+        .collect();
+    let t = |d: &str, p: Option<&str>, size: u64, sha: &str, passive: bool| {
+        (
+            d.to_string(),
+            p.map(String::from),
+            Some(size),
+            Some(sha.to_string()),
+            Some(passive),
+        )
+    };
+    assert_eq!(
+        got,
+        [
+            t("listing", None, 133, LISTING, true),
+            t("download", Some("/pub/hello.txt"), 23, HELLO, true),
+            t("download", Some("/pub/blob.bin"), 20000, BLOB, true),
+            t("download", Some("/pub/hello.txt"), 23, HELLO, false),
+            t("download", Some("/pub/blob.bin"), 20000, BLOB, false),
+            t("upload", Some("/upload/x.sh"), 21, SCRIPT, true),
+            t("listing", None, 133, LISTING, true),
+            t("download", Some("/pub/hello.txt"), 23, HELLO, true),
+            t("upload", Some("/upload/y.sh"), 21, SCRIPT, true),
+        ]
+    );
+    let l = logins(&events);
+    assert_eq!(l.len(), 8);
+    assert_eq!(l.iter().filter(|l| !l.success).count(), 1);
+    assert_eq!((l[6].user.as_str(), l[6].success), ("root", false));
+    assert!(anomalies(&events).is_empty(), "{:?}", anomalies(&events));
+    let cmds = commands(&events);
+    assert!(
+        cmds.iter().all(|c| c.reply_code.is_some()),
+        "every command answered"
+    );
+    assert!(cmds.iter().any(|c| c.command == "EPRT"));
+    assert!(cmds.iter().any(|c| c.command == "PORT"));
+}
