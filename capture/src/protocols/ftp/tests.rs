@@ -746,3 +746,54 @@ fn vsftpd_capture_links_every_transfer() {
     assert!(cmds.iter().any(|c| c.command == "EPRT"));
     assert!(cmds.iter().any(|c| c.command == "PORT"));
 }
+
+/// IPv6 `EPSV`/`EPRT` and a hydra run against an anonymous-only server.
+#[test]
+fn vsftpd_ipv6_and_hydra_capture() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/protocols/ftp/testdata/vsftpd-ipv6-hydra.pcap");
+    let events = crate::engine::dissect_file(&path, &ArtifactStore::hash_only()).unwrap();
+    let got: Vec<_> = transfers(&events)
+        .into_iter()
+        .map(|(t, _)| (t.direction, t.path, t.size, t.passive))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "download".to_string(),
+                Some("/pub/hello.txt".to_string()),
+                Some(23),
+                Some(true)
+            ),
+            (
+                "download".to_string(),
+                Some("/pub/blob.bin".to_string()),
+                Some(20000),
+                Some(false)
+            ),
+            (
+                "upload".to_string(),
+                Some("/upload/z.sh".to_string()),
+                Some(21),
+                Some(true)
+            ),
+        ]
+    );
+    let eprt = commands(&events)
+        .into_iter()
+        .find(|c| c.command == "EPRT")
+        .unwrap();
+    let channel = eprt.data_channel.unwrap();
+    assert_eq!(
+        (channel.server_ip, channel.passive),
+        ("fd99::2".parse::<IpAddr>().unwrap(), false)
+    );
+    let failed: Vec<_> = logins(&events)
+        .into_iter()
+        .filter(|l| !l.success)
+        .map(|l| l.user)
+        .collect();
+    assert_eq!(failed, ["root", "root", "admin", "admin"]);
+    assert!(anomalies(&events).is_empty(), "{:?}", anomalies(&events));
+}
