@@ -722,7 +722,8 @@ impl Control {
                 }
             }
             ("CWD" | "XCWD", Some(200..=299)) => {
-                if let Some(path) = &p.path {
+                // Bounded like the paths real servers accept.
+                if let Some(path) = p.path.as_ref().filter(|path| path.len() <= MAX_LINE) {
                     self.cwd = path.clone();
                 }
             }

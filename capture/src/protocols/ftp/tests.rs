@@ -797,3 +797,27 @@ fn vsftpd_ipv6_and_hydra_capture() {
     assert_eq!(failed, ["root", "root", "admin", "admin"]);
     assert!(anomalies(&events).is_empty(), "{:?}", anomalies(&events));
 }
+
+#[test]
+fn working_directory_stays_bounded() {
+    let mut client = Vec::new();
+    let component = "d".repeat(1000);
+    for _ in 0..20 {
+        client.extend_from_slice(format!("CWD {component}\r\n").as_bytes());
+    }
+    client.extend_from_slice(b"RETR f\r\n");
+    let mut replies = Vec::new();
+    for _ in 0..20 {
+        replies.extend_from_slice(b"250 ok\r\n");
+    }
+    let events = run(&[
+        Step::Data(C, b"220 ready\r\n"),
+        Step::Data(S, &client),
+        Step::Data(C, &replies),
+    ]);
+    let retr = commands(&events)
+        .into_iter()
+        .find(|c| c.command == "RETR")
+        .unwrap();
+    assert!(retr.path.unwrap().len() <= 2 * MAX_LINE);
+}
