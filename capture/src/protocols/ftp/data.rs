@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use model::events::ftp::{FtpEvent, FtpTransfer};
-use model::Direction;
+use model::{Direction, Timestamp};
 
 use crate::artifact::{Artifact, ArtifactWriter};
 use crate::protocols::{Ctx, Dissector};
@@ -28,6 +28,8 @@ pub struct TransferCommand {
     pub verb: String,
     pub arg: String,
     pub path: Option<String>,
+    /// When the command was sent: the transfer's `ts`.
+    pub ts: Timestamp,
 }
 
 #[derive(Debug, Default)]
@@ -87,7 +89,8 @@ impl Transfer {
         };
         if ready {
             self.emitted = true;
-            ctx.emit(FtpEvent::Transfer(self.event()));
+            let ts = self.command.as_ref().map_or(ctx.ts, |c| c.ts);
+            ctx.emit_at(ts, FtpEvent::Transfer(self.event()));
         }
     }
 

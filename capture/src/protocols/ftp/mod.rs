@@ -443,6 +443,7 @@ impl Control {
                         verb: verb.clone(),
                         arg: arg.clone(),
                         path: p.path.clone(),
+                        ts: ctx.ts,
                     });
                 }
                 self.transfers.retain(|t| !lock(t).emitted);
