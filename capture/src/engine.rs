@@ -228,6 +228,11 @@ impl Engine {
             return;
         }
         if flow.wants_payload() {
+            // The ACK speaks of bytes sent before this packet: holes it
+            // covers in the other direction go first.
+            if ack {
+                self.acked(slot, ts, dir.reverse(), tcp.ack);
+            }
             self.reassemble(slot, ts, dir, tcp.seq, syn, fin, d.payload, d.missing);
         }
         let Some(flow) = self.slots[slot].as_mut() else {
@@ -359,6 +364,23 @@ impl Engine {
             self.close(slot, EndReason::Evicted, ts);
             return;
         }
+    }
+
+    /// An ACK from the other side: holes it covers in `dir` were never
+    /// captured; step over them.
+    fn acked(&mut self, slot: usize, ts: Timestamp, dir: Direction, ack: u32) {
+        let Engine { slots, events, artifacts, expectations, config, held_total, .. } = self;
+        let Some(flow) = slots[slot].as_mut() else {
+            return;
+        };
+        let Flow { streams, app, r, mid_stream, .. } = flow;
+        let stream = &mut streams[dir.index()];
+        let held_before = stream.held_bytes();
+        let mut ctx = Ctx::new(ts, r, events, artifacts, expectations);
+        let server_port = r.dst_port;
+        let mid = *mid_stream;
+        stream.acked(ack, &mut |chunk| deliver(app, dir, chunk, &mut ctx, config, mid, server_port));
+        *held_total = held_total.saturating_sub(held_before.saturating_sub(stream.held_bytes()));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -601,6 +623,11 @@ fn deliver(
     mid_stream: bool,
     server_port: u16,
 ) {
+    if let Chunk::Gap(len) = chunk {
+        if len > 0 && !matches!(app, App::Done(_)) {
+            ctx.anomaly("tcp", "gap", format!("{len} bytes were not captured"), Some(dir));
+        }
+    }
     match app {
         App::Dissecting(driver) => match chunk {
             Chunk::Data(data) => driver.data(dir, data, ctx),

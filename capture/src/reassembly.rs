@@ -180,6 +180,33 @@ impl Stream {
         }
     }
 
+    /// The peer acknowledged every byte before `ack`: bytes below it that
+    /// were not captured never will be, so step over them now (as Zeek
+    /// does) instead of holding what follows until the bound is reached.
+    pub fn acked(&mut self, ack: u32, out: &mut dyn FnMut(Chunk<'_>)) {
+        if !self.started {
+            return;
+        }
+        let rel = ack.wrapping_sub(self.next_seq) as i32 as i64;
+        if rel <= 0 || rel > MAX_AHEAD {
+            return;
+        }
+        let mut acked_to = self.next_offset + rel as u64;
+        if let Some(fin) = self.fin_offset {
+            // The FIN takes a sequence number but carries no byte.
+            acked_to = acked_to.min(fin);
+        }
+        while acked_to > self.next_offset {
+            match self.held.first_key_value() {
+                Some((&first, _)) if first <= acked_to => self.step_over_gap(out),
+                _ => {
+                    self.skip_to(acked_to, out);
+                    self.drain_held(out);
+                }
+            }
+        }
+    }
+
     /// The connection is over: deliver everything held, stepping over holes.
     pub fn flush(&mut self, out: &mut dyn FnMut(Chunk<'_>)) {
         while !self.held.is_empty() {
