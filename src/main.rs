@@ -22,6 +22,11 @@ struct Cli {
 enum Command {
     Dissect(cmd::dissect::Args),
     Capture(cmd::capture::Args),
+    Ingest(cmd::ingest::Args),
+    Search(cmd::search::Args),
+    Export(cmd::export::Args),
+    Stats(cmd::stats::Args),
+    Reindex(cmd::reindex::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +41,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Dissect(args) => cmd::dissect::run(args),
         Command::Capture(args) => cmd::capture::run(args),
+        Command::Ingest(args) => cmd::ingest::run(args),
+        Command::Search(args) => cmd::search::run(args),
+        Command::Export(args) => cmd::export::run(args),
+        Command::Stats(args) => cmd::stats::run(args),
+        Command::Reindex(args) => cmd::reindex::run(args),
     };
     match result {
         Ok(code) => code,

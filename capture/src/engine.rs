@@ -53,6 +53,32 @@ impl Default for Config {
     }
 }
 
+/// The flow a packet was counted in, as [`Engine::frame`] reports it so
+/// the pcap store can keep, per flow, where its packets are. `Copy` and
+/// allocation-free: the Community ID is held inline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PacketFlow {
+    /// Unique within one engine, in the order flows were opened.
+    pub serial: u64,
+    id: [u8; 32],
+    id_len: u8,
+}
+
+impl PacketFlow {
+    fn of(flow: &Flow) -> PacketFlow {
+        let mut id = [0u8; 32];
+        let bytes = flow.r.id.as_bytes();
+        let n = bytes.len().min(id.len());
+        id[..n].copy_from_slice(&bytes[..n]);
+        PacketFlow { serial: flow.serial, id, id_len: n as u8 }
+    }
+
+    /// The flow's Community ID (`flow.id` in its events).
+    pub fn community_id(&self) -> &str {
+        std::str::from_utf8(&self.id[..usize::from(self.id_len)]).unwrap_or("")
+    }
+}
+
 /// What the engine saw.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
@@ -79,8 +105,9 @@ pub struct Engine {
     /// Eviction order: (slot, serial), oldest first, with a second chance
     /// for flows active since they were last looked at.
     clock: VecDeque<(usize, u64)>,
-    /// Flows that ended recently, so their late packets start no new flow.
-    recently_closed: FxHashMap<FlowKey, Timestamp>,
+    /// Flows that ended recently, so their late packets start no new flow
+    /// (and are still reported as theirs).
+    recently_closed: FxHashMap<FlowKey, (Timestamp, PacketFlow)>,
     defrag: Defragmenter,
     expectations: Vec<Expectation>,
     artifacts: ArtifactStore,
@@ -93,7 +120,8 @@ pub struct Engine {
 }
 
 const SWEEP_INTERVAL_MICROS: i64 = 1_000_000;
-const LINGER_MICROS: i64 = 30_000_000;
+/// How long an ended flow keeps claiming its late packets (capture time).
+pub const LINGER_MICROS: i64 = 30_000_000;
 
 impl Engine {
     pub fn new(config: Config, artifacts: ArtifactStore) -> Engine {
@@ -132,13 +160,18 @@ impl Engine {
         self.events.drain(..)
     }
 
-    pub fn frame(&mut self, link: LinkType, frame: &Frame<'_>) {
+    /// Feeds one frame. Returns the flow the packet was counted in (late
+    /// packets of a flow that just ended included), or `None` for frames
+    /// that belong to no flow (not TCP/UDP, malformed, a fragment still
+    /// waiting for the rest, a lone reset).
+    pub fn frame(&mut self, link: LinkType, frame: &Frame<'_>) -> Option<PacketFlow> {
         self.stats.packets += 1;
         self.stats.bytes += u64::from(frame.wire_len);
         let ts = frame.ts;
         if ts > self.now {
             self.now = ts;
         }
+        let mut seen = None;
         match decode::network(link, frame.data) {
             Network::Skip(skip) => self.skipped(skip),
             Network::Packet(packet) => match decode::ip_layer(&packet) {
@@ -156,7 +189,7 @@ impl Engine {
                         );
                         if let Defragged::Complete(datagram) = done {
                             match decode::transport(ip.src, ip.dst, ip.protocol, &datagram, 0) {
-                                Ok(d) => self.packet(ts, &d),
+                                Ok(d) => seen = self.packet(ts, &d),
                                 Err(skip) => self.skipped(skip),
                             }
                         }
@@ -164,7 +197,7 @@ impl Engine {
                     None => {
                         match decode::transport(ip.src, ip.dst, ip.protocol, ip.payload, ip.missing)
                         {
-                            Ok(d) => self.packet(ts, &d),
+                            Ok(d) => seen = self.packet(ts, &d),
                             Err(skip) => self.skipped(skip),
                         }
                     }
@@ -174,6 +207,7 @@ impl Engine {
         if self.now.0 >= self.last_sweep.0.saturating_add(SWEEP_INTERVAL_MICROS) {
             self.sweep();
         }
+        seen
     }
 
     fn skipped(&mut self, skip: Skip) {
@@ -184,7 +218,7 @@ impl Engine {
         }
     }
 
-    fn packet(&mut self, ts: Timestamp, d: &Decoded<'_>) {
+    fn packet(&mut self, ts: Timestamp, d: &Decoded<'_>) -> Option<PacketFlow> {
         let src = (d.src, d.src_port);
         let dst = (d.dst, d.dst_port);
         let key = FlowKey::new(d.transport, src, dst);
@@ -200,32 +234,35 @@ impl Engine {
             Some(&slot) => slot,
             None => {
                 let new_connection = syn && !ack;
-                if self.recently_closed.contains_key(&key) && !new_connection {
-                    self.stats.late_packets += 1;
-                    return;
+                if let Some(&(_, closed)) = self.recently_closed.get(&key) {
+                    if !new_connection {
+                        self.stats.late_packets += 1;
+                        return Some(closed);
+                    }
                 }
                 if rst {
                     // A lone reset tells nothing about a connection we never saw.
                     self.stats.late_packets += 1;
-                    return;
+                    return None;
                 }
                 self.recently_closed.remove(&key);
                 self.open(ts, key, d.transport, src, dst, syn, ack)
             }
         };
         let Some(flow) = self.slots[slot].as_mut() else {
-            return;
+            return None;
         };
+        let seen = Some(PacketFlow::of(flow));
         let dir = flow.direction(src);
         let i = dir.index();
         flow.touched = true;
         flow.last = ts;
         flow.packets[i] += 1;
         flow.bytes[i] += d.payload.len() as u64 + u64::from(d.missing);
-        let Some(tcp) = d.tcp else { return };
+        let Some(tcp) = d.tcp else { return seen };
         if rst {
             self.close(slot, EndReason::Rst, ts);
-            return;
+            return seen;
         }
         if flow.wants_payload() {
             // The ACK speaks of bytes sent before this packet: holes it
@@ -236,7 +273,7 @@ impl Engine {
             self.reassemble(slot, ts, dir, tcp.seq, syn, fin, d.payload, d.missing);
         }
         let Some(flow) = self.slots[slot].as_mut() else {
-            return;
+            return seen;
         };
         if fin {
             flow.fin[i] = true;
@@ -250,6 +287,7 @@ impl Engine {
         {
             self.close(slot, EndReason::Fin, ts);
         }
+        seen
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -548,6 +586,7 @@ impl Engine {
             missed_bytes_to_client: flow.streams[1].missed_bytes,
             mid_stream: flow.mid_stream,
         });
+        let seen = PacketFlow::of(&flow);
         self.events.push(Event {
             ts: end_ts,
             body: body.into(),
@@ -557,7 +596,7 @@ impl Engine {
             self.recently_closed.clear();
         }
         if reason != EndReason::Evicted {
-            self.recently_closed.insert(flow.key, ts);
+            self.recently_closed.insert(flow.key, (ts, seen));
         }
     }
 
@@ -585,7 +624,7 @@ impl Engine {
             self.close(slot, EndReason::Timeout, self.now);
         }
         self.recently_closed
-            .retain(|_, t| now.saturating_sub(t.0) <= LINGER_MICROS);
+            .retain(|_, (t, _)| now.saturating_sub(t.0) <= LINGER_MICROS);
         let slots = &self.slots;
         self.clock
             .retain(|&(slot, serial)| slots[slot].as_ref().is_some_and(|f| f.serial == serial));

@@ -13,8 +13,11 @@ pub mod defrag;
 pub mod engine;
 pub mod error;
 pub mod flow;
+pub mod index;
+pub mod ops;
 pub mod protocols;
 pub mod reassembly;
 pub mod source;
+pub mod store;
 
 pub use error::{Error, Result};

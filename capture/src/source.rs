@@ -30,6 +30,7 @@ pub struct FileSource {
     path: PathBuf,
     capture: pcap::Capture<pcap::Offline>,
     link: LinkType,
+    dlt: i32,
 }
 
 impl FileSource {
@@ -49,11 +50,17 @@ impl FileSource {
             path: path.to_path_buf(),
             capture,
             link,
+            dlt,
         })
     }
 
     pub fn link(&self) -> LinkType {
         self.link
+    }
+
+    /// The file's link-layer type number (DLT), as a pcap header carries it.
+    pub fn dlt(&self) -> i32 {
+        self.dlt
     }
 
     /// The next frame, `Ok(None)` at the end of the file, or an error for a

@@ -1,16 +1,32 @@
 pub mod capture;
+pub mod data;
 pub mod dissect;
+pub mod export;
+pub mod ingest;
+pub mod reindex;
+pub mod search;
+pub mod stats;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
 use model::Event;
 
-/// Exit status 2 means the input was bad (a malformed capture); 1 is any
-/// other failure.
+/// Exit status 2 means the input was bad (a malformed capture, a damaged
+/// store, a bad query); 1 is any other failure.
 pub fn exit_code(err: &anyhow::Error) -> ExitCode {
-    match err.downcast_ref::<::capture::Error>() {
-        Some(::capture::Error::BadCapture { .. }) => ExitCode::from(2),
+    use ::capture::store::Error as StoreError;
+    match (err.downcast_ref::<::capture::Error>(), err.downcast_ref::<StoreError>()) {
+        (Some(::capture::Error::BadCapture { .. }), _) => ExitCode::from(2),
+        (
+            _,
+            Some(
+                StoreError::Capture(::capture::Error::BadCapture { .. })
+                | StoreError::CorruptStore { .. }
+                | StoreError::CorruptManifest { .. }
+                | StoreError::Query { .. },
+            ),
+        ) => ExitCode::from(2),
         _ => ExitCode::from(1),
     }
 }

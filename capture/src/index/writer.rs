@@ -1,0 +1,123 @@
+//! The index writer on its own thread: documents stream in through a
+//! bounded channel (back-pressure on the pipeline), commits happen when the
+//! pipeline reaches a commit point and wait for the writer to finish.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+use tantivy::query::Query;
+use tantivy::{IndexWriter, TantivyDocument};
+
+use crate::store::{Error, Result};
+
+/// Indexing memory for the writer (tantivy flushes segments past it).
+const WRITER_BYTES: usize = 128 << 20;
+
+enum Op {
+    Add(TantivyDocument),
+    Delete(Box<dyn Query>),
+    Commit(SyncSender<Result<()>>),
+}
+
+pub struct Writer {
+    tx: Option<SyncSender<Op>>,
+    thread: Option<JoinHandle<Result<()>>>,
+    path: PathBuf,
+}
+
+impl Writer {
+    pub fn start(index: &tantivy::Index, path: PathBuf) -> Result<Writer> {
+        let writer: IndexWriter<TantivyDocument> = index
+            .writer_with_num_threads(1, WRITER_BYTES)
+            .map_err(|e| super::index_error(&path, e))?;
+        let (tx, rx) = sync_channel(4096);
+        let thread_path = path.clone();
+        let thread = std::thread::Builder::new()
+            .name("kyoka-index".into())
+            .spawn(move || run(writer, rx, thread_path))
+            .map_err(Error::io(&path))?;
+        Ok(Writer { tx: Some(tx), thread: Some(thread), path })
+    }
+
+    fn send(&mut self, op: Op) -> Result<()> {
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(op).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            Err(self.stopped())
+        }
+    }
+
+    /// The thread ended (an error): its error, once.
+    fn stopped(&mut self) -> Error {
+        self.tx = None;
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(Err(e))) => e,
+            _ => Error::Index { path: self.path.clone(), message: "the index writer stopped".into() },
+        }
+    }
+
+    pub fn add(&mut self, doc: TantivyDocument) -> Result<()> {
+        self.send(Op::Add(doc))
+    }
+
+    pub fn delete(&mut self, query: Box<dyn Query>) -> Result<()> {
+        self.send(Op::Delete(query))
+    }
+
+    /// Commits everything sent so far; returns once it is durable.
+    pub fn commit(&mut self) -> Result<()> {
+        let (tx, rx) = sync_channel(1);
+        self.send(Op::Commit(tx))?;
+        match rx.recv() {
+            Ok(result) => result,
+            Err(_) => Err(self.stopped()),
+        }
+    }
+
+    /// Stops the thread, dropping what was not committed.
+    pub fn close(mut self) -> Result<()> {
+        self.tx = None;
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(Error::Index { path: self.path.clone(), message: "the index writer panicked".into() }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(mut writer: IndexWriter<TantivyDocument>, rx: Receiver<Op>, path: PathBuf) -> Result<()> {
+    let fail = |e: tantivy::TantivyError| super::index_error(&path, e);
+    while let Ok(op) = rx.recv() {
+        match op {
+            Op::Add(doc) => {
+                writer.add_document(doc).map_err(fail)?;
+            }
+            Op::Delete(query) => {
+                writer.delete_query(query).map_err(fail)?;
+            }
+            Op::Commit(done) => {
+                let result = writer.commit().map(|_| ()).map_err(fail);
+                let failed = result.is_err();
+                let _ = done.send(result);
+                if failed {
+                    return Err(Error::Index { path, message: "commit failed".into() });
+                }
+            }
+        }
+    }
+    // Dropped without a commit: what was added since the last one is lost,
+    // as after a crash.
+    let _ = writer.rollback();
+    Ok(())
+}

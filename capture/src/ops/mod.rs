@@ -1,0 +1,63 @@
+//! The operations on a data folder, as the CLI and the web UI call them:
+//! [`ingest()`], [`reindex()`], [`search()`], [`export()`], [`stats()`].
+
+pub mod export;
+pub mod ingest;
+pub mod pipeline;
+pub mod search;
+
+use std::path::PathBuf;
+
+pub use export::{export, ExportReport};
+pub use ingest::{ingest, reindex, FileReport, IngestReport, Progress};
+pub use search::{search, stats, Stats};
+
+use crate::index::Index;
+use crate::store::{Layout, Result, Store, StoreConfig};
+
+/// Settings of a data folder's operations. Keys carry their unit.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub store: StoreConfig,
+    pub engine: crate::engine::Config,
+    /// A session ends after this long without activity from its address.
+    pub idle_gap_seconds: u64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { store: StoreConfig::default(), engine: crate::engine::Config::default(), idle_gap_seconds: 1800 }
+    }
+}
+
+/// The store and index opened for writing, recovered after a crash: store
+/// files cut back to the last commit point and the index documents of an
+/// ingest that did not commit deleted.
+pub(crate) fn open_for_writing(data: &std::path::Path, options: &Options) -> Result<(Store, Index)> {
+    let mut store = Store::open(data, options.store.clone())?;
+    let index = Index::open_or_create(&store.layout().index())?;
+    if let Some(pending) = store.pending().map(str::to_string) {
+        tracing::info!(source = %pending, "dropping the index documents of an interrupted ingest");
+        let mut writer = index.writer()?;
+        writer.delete(index.term(index.fields.source, &pending))?;
+        writer.commit()?;
+        writer.close()?;
+        store.clear_pending()?;
+    }
+    Ok((store, index))
+}
+
+/// The default data folder: `$XDG_DATA_HOME/kyoka`, else `~/.local/share/kyoka`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
+        return PathBuf::from(x).join("kyoka");
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/share/kyoka"),
+        None => PathBuf::from("kyoka-data"),
+    }
+}
+
+pub(crate) fn layout(data: &std::path::Path) -> Layout {
+    Layout::new(data)
+}

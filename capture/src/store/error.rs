@@ -1,0 +1,54 @@
+//! Errors of the data folder: store, index, queries and the operations on them.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("store file {path} is damaged at byte {offset}: {reason}")]
+    CorruptStore {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+    #[error("manifest {path} is damaged: {reason}")]
+    CorruptManifest { path: PathBuf, reason: String },
+    #[error("index {path}: {message}")]
+    Index { path: PathBuf, message: String },
+    #[error("bad query at column {column}: {message}\n  {query}\n  {marker}^")]
+    Query {
+        query: String,
+        /// 1-based character position.
+        column: usize,
+        marker: String,
+        message: String,
+    },
+    #[error("another kyoka process is using {0} (its lock file is held)")]
+    Locked(PathBuf),
+    #[error(transparent)]
+    Capture(#[from] crate::Error),
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { path, source }
+    }
+
+    pub fn query(query: &str, at: usize, message: impl Into<String>) -> Error {
+        let column = query[..at.min(query.len())].chars().count() + 1;
+        Error::Query {
+            query: query.to_string(),
+            column,
+            marker: " ".repeat(column - 1),
+            message: message.into(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

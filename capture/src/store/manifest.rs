@@ -1,0 +1,107 @@
+//! The checkpoint: which sources are in the store and how many bytes of
+//! each store file they committed. Replaced atomically (write, fsync,
+//! rename, fsync the folder) at every commit point.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{Error, Result};
+
+pub const VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    /// Id of the next store file to create.
+    pub next_file: u32,
+    pub files: Vec<StoreFile>,
+    pub sources: Vec<Source>,
+    /// A source whose ingest began and did not commit: on the next start
+    /// its index documents are deleted and its store bytes cut off.
+    pub pending: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoreFile {
+    pub id: u32,
+    pub link_type: u32,
+    /// Bytes that are committed; anything after them is cut at start.
+    pub bytes: u64,
+    pub packets: u64,
+    pub first_ts: Option<model::Timestamp>,
+    pub last_ts: Option<model::Timestamp>,
+}
+
+/// One ingested capture file, known by the SHA-256 of its bytes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    pub sha256: String,
+    pub path: String,
+    pub bytes: u64,
+    pub packets: u64,
+    pub flows: u64,
+    pub events: u64,
+    pub link_type: u32,
+    /// Where its packets went, in order: byte ranges of store files.
+    pub spans: Vec<Span>,
+    /// Set when the capture file was damaged: the packets before the
+    /// damage were kept.
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    pub file: u32,
+    pub start: u64,
+    pub end: u64,
+}
+
+impl Manifest {
+    pub fn new() -> Manifest {
+        Manifest { version: VERSION, next_file: 1, ..Manifest::default() }
+    }
+
+    pub fn load(path: &Path) -> Result<Option<Manifest>> {
+        let bytes = match fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path)(e)),
+        };
+        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| Error::CorruptManifest {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        if m.version != VERSION {
+            return Err(Error::CorruptManifest {
+                path: path.to_path_buf(),
+                reason: format!("version {} (this kyoka reads {VERSION})", m.version),
+            });
+        }
+        Ok(Some(m))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let tmp = path.with_extension("json.tmp");
+        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::io(&tmp)(e.into()))?;
+        let mut f = File::create(&tmp).map_err(Error::io(&tmp))?;
+        f.write_all(&json).and_then(|()| f.sync_all()).map_err(Error::io(&tmp))?;
+        fs::rename(&tmp, path).map_err(Error::io(path))?;
+        sync_dir(dir)
+    }
+
+    pub fn has_source(&self, sha256: &str) -> bool {
+        self.sources.iter().any(|s| s.sha256 == sha256)
+    }
+
+    pub fn file(&self, id: u32) -> Option<&StoreFile> {
+        self.files.iter().find(|f| f.id == id)
+    }
+}
+
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io(dir))
+}

@@ -1,0 +1,311 @@
+//! The crash-safe pcap store of a data folder.
+//!
+//! ```text
+//! DATA/manifest.json   checkpoint (see `manifest`)
+//! DATA/pcap/NNNNNNNN.pcap  rolling store files (size- and time-bounded)
+//! DATA/artifacts/<sha256>  extracted files
+//! DATA/index/          the tantivy index (see `crate::index`)
+//! DATA/lock            held by the one process that writes
+//! ```
+//!
+//! Packets are appended before anything is indexed. At a commit point the
+//! store files are flushed and fsynced, then (by the caller) the index is
+//! committed, then the manifest records the new lengths. On start, a
+//! writer cuts every store file back to its committed length and deletes
+//! store files the manifest does not know, so an ingest killed at any point
+//! is redone from the last commit point without duplicates.
+
+pub mod error;
+pub mod locations;
+pub mod manifest;
+pub mod pcapfile;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use model::Timestamp;
+
+use crate::source::Frame;
+pub use error::{Error, Result};
+pub use manifest::{Manifest, Source, Span, StoreFile};
+
+/// Size and time bounds of one store file. Keys carry their unit.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    pub max_file_bytes: u64,
+    /// Capture time from a file's first packet to its last.
+    pub max_file_seconds: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> StoreConfig {
+        StoreConfig { max_file_bytes: 256 << 20, max_file_seconds: 3600 }
+    }
+}
+
+/// Where one packet's record is: store file id and byte offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Location {
+    pub file: u32,
+    pub offset: u64,
+}
+
+/// Paths inside a data folder.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub root: PathBuf,
+}
+
+impl Layout {
+    pub fn new(root: impl Into<PathBuf>) -> Layout {
+        Layout { root: root.into() }
+    }
+    pub fn manifest(&self) -> PathBuf {
+        self.root.join("manifest.json")
+    }
+    pub fn pcap_dir(&self) -> PathBuf {
+        self.root.join("pcap")
+    }
+    pub fn pcap(&self, id: u32) -> PathBuf {
+        self.pcap_dir().join(format!("{id:08}.pcap"))
+    }
+    pub fn artifacts(&self) -> PathBuf {
+        self.root.join("artifacts")
+    }
+    pub fn index(&self) -> PathBuf {
+        self.root.join("index")
+    }
+    pub fn lock(&self) -> PathBuf {
+        self.root.join("lock")
+    }
+}
+
+struct Appender {
+    id: u32,
+    out: BufWriter<File>,
+    bytes: u64,
+    link_type: u32,
+    packets: u64,
+    first_ts: Option<Timestamp>,
+    last_ts: Option<Timestamp>,
+}
+
+/// The store opened for writing (one writer per data folder).
+pub struct Store {
+    layout: Layout,
+    config: StoreConfig,
+    manifest: Manifest,
+    current: Option<Appender>,
+    spans: Vec<Span>,
+    _lock: File,
+}
+
+impl Store {
+    /// Opens (creating) the data folder for writing and recovers it: store
+    /// files are cut back to their committed lengths. A pending source is
+    /// left for the caller to clear from the index (`clear_pending`).
+    pub fn open(root: &Path, config: StoreConfig) -> Result<Store> {
+        let layout = Layout::new(root);
+        fs::create_dir_all(layout.pcap_dir()).map_err(Error::io(layout.pcap_dir()))?;
+        let lock = lock(&layout.lock())?;
+        let manifest = match Manifest::load(&layout.manifest())? {
+            Some(m) => m,
+            None => {
+                let m = Manifest::new();
+                m.save(&layout.manifest())?;
+                m
+            }
+        };
+        recover_files(&layout, &manifest)?;
+        Ok(Store { layout, config, manifest, current: None, spans: Vec::new(), _lock: lock })
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn pending(&self) -> Option<&str> {
+        self.manifest.pending.as_deref()
+    }
+
+    /// The caller removed the pending source's index documents.
+    pub fn clear_pending(&mut self) -> Result<()> {
+        if self.manifest.pending.take().is_some() {
+            self.manifest.save(&self.layout.manifest())?;
+        }
+        Ok(())
+    }
+
+    /// Marks `sha256` as being ingested (durably, before any of its bytes).
+    pub fn begin_source(&mut self, sha256: &str) -> Result<()> {
+        self.spans.clear();
+        self.manifest.pending = Some(sha256.to_string());
+        self.manifest.save(&self.layout.manifest())
+    }
+
+    /// Appends one frame; returns where its record is.
+    pub fn append(&mut self, link_type: u32, frame: &Frame<'_>) -> Result<Location> {
+        let len = pcapfile::record_len(frame.data);
+        let roll = match &self.current {
+            None => true,
+            Some(a) => {
+                a.link_type != link_type
+                    || (a.bytes > pcapfile::FILE_HEADER_LEN && a.bytes + len > self.config.max_file_bytes)
+                    || a.first_ts.is_some_and(|first| {
+                        frame.ts.0.saturating_sub(first.0)
+                            > (self.config.max_file_seconds as i64).saturating_mul(1_000_000)
+                    })
+            }
+        };
+        if roll {
+            self.roll(link_type)?;
+        }
+        let a = self.current.as_mut().expect("an open store file after roll");
+        let offset = a.bytes;
+        let path = self.layout.pcap(a.id);
+        pcapfile::write_record(&mut a.out, frame.ts, frame.data, frame.wire_len)
+            .map_err(Error::io(&path))?;
+        a.bytes += len;
+        a.packets += 1;
+        a.first_ts.get_or_insert(frame.ts);
+        a.last_ts = Some(frame.ts);
+        match self.spans.last_mut() {
+            Some(s) if s.file == a.id && s.end == offset => s.end = a.bytes,
+            _ => self.spans.push(Span { file: a.id, start: offset, end: a.bytes }),
+        }
+        Ok(Location { file: a.id, offset })
+    }
+
+    /// Flushes and fsyncs what was appended (first step of a commit).
+    pub fn sync(&mut self) -> Result<()> {
+        if let Some(a) = &mut self.current {
+            let path = self.layout.pcap(a.id);
+            a.out.flush().map_err(Error::io(&path))?;
+            a.out.get_ref().sync_data().map_err(Error::io(&path))?;
+            update_entry(&mut self.manifest, a);
+        }
+        Ok(())
+    }
+
+    /// Records `source` as committed (last step of a commit; `sync` and the
+    /// index commit come first). Returns the spans its packets went to.
+    pub fn commit_source(&mut self, mut source: Source) -> Result<()> {
+        self.sync()?;
+        source.spans = std::mem::take(&mut self.spans);
+        self.manifest.sources.push(source);
+        self.manifest.pending = None;
+        self.manifest.save(&self.layout.manifest())
+    }
+
+    fn roll(&mut self, link_type: u32) -> Result<()> {
+        self.sync()?;
+        // Reuse the last file after a restart when it fits.
+        let reuse = self
+            .current
+            .is_none()
+            .then(|| self.manifest.files.last().cloned())
+            .flatten()
+            .filter(|f| f.link_type == link_type && f.bytes < self.config.max_file_bytes);
+        self.current = None;
+        let (id, bytes, packets, first_ts, last_ts) = match reuse {
+            Some(f) => (f.id, f.bytes, f.packets, f.first_ts, f.last_ts),
+            None => {
+                let id = self.manifest.next_file;
+                self.manifest.next_file += 1;
+                (id, 0, 0, None, None)
+            }
+        };
+        let path = self.layout.pcap(id);
+        let mut file = OpenOptions::new().create(true).append(true).open(&path).map_err(Error::io(&path))?;
+        let mut bytes = bytes;
+        if bytes == 0 {
+            file.write_all(&pcapfile::file_header(link_type)).map_err(Error::io(&path))?;
+            file.sync_all().map_err(Error::io(&path))?;
+            bytes = pcapfile::FILE_HEADER_LEN;
+            self.manifest.files.push(StoreFile {
+                id,
+                link_type,
+                bytes,
+                packets: 0,
+                first_ts: None,
+                last_ts: None,
+            });
+            // The manifest knows the file before any packet is in it.
+            self.manifest.save(&self.layout.manifest())?;
+            manifest::sync_dir(&self.layout.pcap_dir())?;
+        }
+        self.current = Some(Appender {
+            id,
+            out: BufWriter::with_capacity(1 << 20, file),
+            bytes,
+            link_type,
+            packets,
+            first_ts,
+            last_ts,
+        });
+        Ok(())
+    }
+}
+
+fn update_entry(manifest: &mut Manifest, a: &Appender) {
+    if let Some(f) = manifest.files.iter_mut().find(|f| f.id == a.id) {
+        f.bytes = a.bytes;
+        f.packets = a.packets;
+        f.first_ts = a.first_ts;
+        f.last_ts = a.last_ts;
+    }
+}
+
+/// Cuts store files back to their committed length; removes files the
+/// manifest does not know.
+fn recover_files(layout: &Layout, manifest: &Manifest) -> Result<()> {
+    let dir = layout.pcap_dir();
+    let entries = fs::read_dir(&dir).map_err(Error::io(&dir))?;
+    for entry in entries {
+        let entry = entry.map_err(Error::io(&dir))?;
+        let path = entry.path();
+        let known = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.parse::<u32>().ok())
+            .and_then(|id| manifest.file(id));
+        match known {
+            None => {
+                tracing::info!(path = %path.display(), "removing uncommitted store file");
+                fs::remove_file(&path).map_err(Error::io(&path))?;
+            }
+            Some(f) => {
+                let len = entry.metadata().map_err(Error::io(&path))?.len();
+                if len < f.bytes {
+                    return Err(pcapfile::corrupt(
+                        &path,
+                        len,
+                        format!("the file is shorter than its checkpoint ({len} < {} bytes)", f.bytes),
+                    ));
+                }
+                if len > f.bytes {
+                    tracing::info!(path = %path.display(), from = len, to = f.bytes, "cutting uncommitted packets");
+                    let file = OpenOptions::new().write(true).open(&path).map_err(Error::io(&path))?;
+                    file.set_len(f.bytes).and_then(|()| file.sync_all()).map_err(Error::io(&path))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn lock(path: &Path) -> Result<File> {
+    use std::os::fd::AsRawFd;
+    let file = OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(Error::io(path))?;
+    // SAFETY: a valid open descriptor owned by `file`.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(Error::Locked(path.parent().unwrap_or(path).to_path_buf()));
+    }
+    Ok(file)
+}

@@ -1,0 +1,99 @@
+//! `kyoka ingest FILE...`: store and index capture files.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use capture::ops::{self, IngestReport, Options, Progress};
+
+use super::data::DataArg;
+
+/// Store capture files in the data folder and index their sessions, flows
+/// and events. A file ingested before (same SHA-256) adds nothing.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    data: DataArg,
+    /// Capture files (pcap or pcapng).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let data = args.data.dir();
+    let mut bar = Bar::new();
+    let report = ops::ingest(&data, &args.files, &Options::default(), &mut |p| bar.show(p))?;
+    bar.done();
+    summary(&report, args.json)?;
+    let damaged = report.damaged().next().is_some();
+    Ok(if damaged { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+pub fn summary(report: &IngestReport, json: bool) -> anyhow::Result<()> {
+    for f in &report.files {
+        if f.skipped {
+            eprintln!("{}: already ingested, skipped", f.path.display());
+        }
+        if let Some(e) = &f.error {
+            eprintln!("kyoka: {e} (the packets before the damage were kept)");
+        }
+    }
+    let t = &report.totals;
+    let mb = report.bytes_read as f64 / 1e6;
+    let rate = if report.seconds > 0.0 { mb / report.seconds } else { 0.0 };
+    eprintln!(
+        "{} packets, {} flows, {} events, {} sessions from {} file(s) ({:.1} MB) in {:.2} s, {:.1} MB/s",
+        t.packets,
+        t.flows,
+        t.events,
+        t.sessions,
+        report.files.len(),
+        mb,
+        report.seconds,
+        rate
+    );
+    if json {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer(&mut out, report)?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// A progress line on stderr (only on a terminal).
+pub struct Bar {
+    on: bool,
+    last: Instant,
+}
+
+impl Bar {
+    pub fn new() -> Bar {
+        Bar { on: std::io::stderr().is_terminal(), last: Instant::now() }
+    }
+
+    pub fn show(&mut self, p: &Progress<'_>) {
+        if !self.on || self.last.elapsed().as_millis() < 200 {
+            return;
+        }
+        self.last = Instant::now();
+        let pct = if p.file_bytes > 0 { (p.read_bytes * 100 / p.file_bytes).min(100) } else { 0 };
+        let filled = (pct / 4) as usize;
+        eprint!(
+            "\r{} [{}{}] {pct:>3}% {} packets",
+            p.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+            "#".repeat(filled),
+            " ".repeat(25 - filled),
+            p.packets
+        );
+    }
+
+    pub fn done(&mut self) {
+        if self.on {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
