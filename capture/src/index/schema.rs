@@ -75,7 +75,7 @@ impl Fields {
             .set_precision(DateTimePrecision::Microseconds);
         let ip = IpAddrOptions::default().set_indexed().set_fast();
         let count = NumericOptions::default().set_indexed().set_fast();
-        let kind = b.add_text_field("kind", STRING);
+        let kind = b.add_text_field("kind", STRING | STORED);
         let ts = b.add_date_field("ts", date.clone());
         let end = b.add_date_field("end", date);
         let r#type = b.add_text_field("type", STRING);

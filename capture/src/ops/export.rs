@@ -47,19 +47,21 @@ pub fn export(data: &Path, query_text: &str, out: &Path) -> Result<ExportReport>
         }
     }
     let mut locations: Vec<Location> = Vec::new();
-    let mut flows = 0u64;
+    let mut exported: BTreeSet<String> = BTreeSet::new();
     let mut add_flows = |clause: Box<dyn Query>| -> Result<()> {
         let q = index.restrict(clause, Some(Kind::Flows), manifest.pending.as_deref());
         let hits = searcher.search(q.as_ref(), &DocSetCollector).map_err(|e| index_error(&index.path, e))?;
         for at in hits {
             let doc = index.doc(&searcher, at)?;
+            if !exported.insert(index.text_of(&doc, f.flow_key).unwrap_or_default()) {
+                continue;
+            }
             let packed = index.bytes_of(&doc, f.locations).unwrap_or(&[]);
             let decoded = locations::decode(packed).ok_or_else(|| Error::Index {
                 path: index.path.clone(),
                 message: "a flow's packet locations are damaged (`kyoka reindex` rebuilds them)".into(),
             })?;
             locations.extend(decoded);
-            flows += 1;
         }
         Ok(())
     };
@@ -71,6 +73,7 @@ pub fn export(data: &Path, query_text: &str, out: &Path) -> Result<ExportReport>
         let terms = chunk.iter().map(|s| (Occur::Should, index.term(f.session_id, s))).collect();
         add_flows(Box::new(BooleanQuery::new(terms)))?;
     }
+    let flows = exported.len() as u64;
     locations.sort_unstable();
     locations.dedup();
     write(data, &index, &manifest, &locations, out).map(|(packets, bytes)| ExportReport { flows, packets, bytes })
