@@ -20,7 +20,11 @@ fn kyoka(data: &Path, args: &[&str]) -> Output {
 }
 
 fn ok(out: Output) -> Output {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -38,7 +42,10 @@ fn capture(rel: &str) -> PathBuf {
 
 fn all_captures() -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for dir in [root().join("../shared/fixtures/peer"), root().join("captures")] {
+    for dir in [
+        root().join("../shared/fixtures/peer"),
+        root().join("captures"),
+    ] {
         walk(&dir, &mut out);
     }
     out.sort();
@@ -47,12 +54,17 @@ fn all_captures() -> Vec<PathBuf> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
             walk(&path, out);
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("pcap" | "pcapng")
+        ) {
             out.push(path);
         }
     }
@@ -66,7 +78,12 @@ fn ingest(data: &Path, files: &[PathBuf]) -> Output {
 }
 
 fn search(data: &Path, kind: &str, query: &str) -> Vec<Value> {
-    let out = ok(kyoka(data, &["search", "--kind", kind, "--format", "jsonl", "--limit", "100000", query]));
+    let out = ok(kyoka(
+        data,
+        &[
+            "search", "--kind", kind, "--format", "jsonl", "--limit", "100000", query,
+        ],
+    ));
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
@@ -80,12 +97,27 @@ fn stats(data: &Path) -> Value {
 
 fn tshark(file: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
     let mut cmd = Command::new("tshark");
-    cmd.args(["-r", file.to_str().unwrap(), "--enable-protocol", "communityid", "-Y", filter, "-T", "fields"]);
+    cmd.args([
+        "-r",
+        file.to_str().unwrap(),
+        "--enable-protocol",
+        "communityid",
+        "-Y",
+        filter,
+        "-T",
+        "fields",
+    ]);
     for f in fields {
         cmd.args(["-e", f]);
     }
-    let out = cmd.output().expect("tshark is installed (.ci/run installs it)");
-    assert!(out.status.success(), "tshark {filter}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .output()
+        .expect("tshark is installed (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "tshark {filter}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| l.split('\t').map(str::to_string).collect())
@@ -95,7 +127,12 @@ fn tshark(file: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
 /// Packet records (header and bytes) of a classic pcap file.
 fn records(path: &Path) -> Vec<Vec<u8>> {
     let bytes = std::fs::read(path).unwrap();
-    assert_eq!(&bytes[..4], &0xa1b2c3d4u32.to_le_bytes(), "{}: a little-endian microsecond pcap", path.display());
+    assert_eq!(
+        &bytes[..4],
+        &0xa1b2c3d4u32.to_le_bytes(),
+        "{}: a little-endian microsecond pcap",
+        path.display()
+    );
     let mut out = Vec::new();
     let mut at = 24;
     while at + 16 <= bytes.len() {
@@ -109,11 +146,22 @@ fn records(path: &Path) -> Vec<Vec<u8>> {
 
 fn tshark_write(file: &Path, filter: &str, out: &Path) {
     let status = Command::new("tshark")
-        .args(["-r", file.to_str().unwrap(), "--enable-protocol", "communityid", "-Y", filter])
+        .args([
+            "-r",
+            file.to_str().unwrap(),
+            "--enable-protocol",
+            "communityid",
+            "-Y",
+            filter,
+        ])
         .args(["-F", "pcap", "-w", out.to_str().unwrap()])
         .output()
         .expect("tshark");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
 }
 
 /// Exports `query` and checks its packets equal tshark's for `filter`.
@@ -121,11 +169,23 @@ fn check_export(data: &Path, file: &Path, query: &str, filter: &str) -> usize {
     let dir = tempfile::tempdir().unwrap();
     let ours = dir.path().join("ours.pcap");
     let theirs = dir.path().join("theirs.pcap");
-    ok(kyoka(data, &["export", query, "-o", ours.to_str().unwrap()]));
+    ok(kyoka(
+        data,
+        &["export", query, "-o", ours.to_str().unwrap()],
+    ));
     tshark_write(file, filter, &theirs);
     let (a, b) = (records(&ours), records(&theirs));
-    assert!(!b.is_empty(), "{filter} selects nothing in {}", file.display());
-    assert_eq!(a.len(), b.len(), "{query} in {}: packet count", file.display());
+    assert!(
+        !b.is_empty(),
+        "{filter} selects nothing in {}",
+        file.display()
+    );
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "{query} in {}: packet count",
+        file.display()
+    );
     for (i, (x, y)) in a.iter().zip(&b).enumerate() {
         assert!(x == y, "{query} in {}: packet {i} differs", file.display());
     }
@@ -153,11 +213,17 @@ fn exported_flows_and_sessions_equal_what_tshark_selects() {
         assert!(!flows.is_empty(), "{}", file.display());
         let mut ids: BTreeMap<String, usize> = BTreeMap::new();
         for f in &flows {
-            *ids.entry(f["flow"]["id"].as_str().unwrap().to_string()).or_default() += 1;
+            *ids.entry(f["flow"]["id"].as_str().unwrap().to_string())
+                .or_default() += 1;
         }
         // A 5-tuple used twice is one conversation to tshark: skip those.
         for (id, _) in ids.iter().filter(|(_, n)| **n == 1).take(6) {
-            let n = check_export(data.path(), file, &format!("flow_id:\"{id}\""), &format!("communityid == \"{id}\""));
+            let n = check_export(
+                data.path(),
+                file,
+                &format!("flow_id:\"{id}\""),
+                &format!("communityid == \"{id}\""),
+            );
             assert!(n > 0);
             flows_checked += 1;
         }
@@ -170,7 +236,11 @@ fn exported_flows_and_sessions_equal_what_tshark_selects() {
             .map(|f| f["flow"]["id"].as_str().unwrap())
             .collect();
         if session_ids.iter().all(|id| ids[*id] == 1) {
-            let any = session_ids.iter().map(|id| format!("communityid == \"{id}\"")).collect::<Vec<_>>().join(" || ");
+            let any = session_ids
+                .iter()
+                .map(|id| format!("communityid == \"{id}\""))
+                .collect::<Vec<_>>()
+                .join(" || ");
             check_export(data.path(), file, &format!("session_id:{session}"), &any);
         }
     }
@@ -179,12 +249,18 @@ fn exported_flows_and_sessions_equal_what_tshark_selects() {
 
 #[test]
 fn failed_ftp_logins_per_source_match_tshark() {
-    for file in [capture("ftp/ftp-hydra.pcap"), capture("ftp/ftp-session.pcap"), fixture("ftp/ftp-ipv4/ipv4.pcap")] {
+    for file in [
+        capture("ftp/ftp-hydra.pcap"),
+        capture("ftp/ftp-session.pcap"),
+        fixture("ftp/ftp-ipv4/ipv4.pcap"),
+    ] {
         let data = tempfile::tempdir().unwrap();
         ok(ingest(data.path(), std::slice::from_ref(&file)));
         let mut ours: BTreeMap<String, usize> = BTreeMap::new();
         for e in search(data.path(), "events", "type:ftp.login success:false") {
-            *ours.entry(e["flow"]["src_ip"].as_str().unwrap().to_string()).or_default() += 1;
+            *ours
+                .entry(e["flow"]["src_ip"].as_str().unwrap().to_string())
+                .or_default() += 1;
         }
         // A failed login is a 530 reply to PASS; the client is its destination.
         let mut theirs: BTreeMap<String, usize> = BTreeMap::new();
@@ -198,7 +274,10 @@ fn failed_ftp_logins_per_source_match_tshark() {
             let ip = s["src_ip"].as_str().unwrap();
             let tried = s["logins_tried"].as_u64().unwrap();
             let ok = s["logins_succeeded"].as_u64().unwrap();
-            assert!(tried >= ok + theirs.get(ip).copied().unwrap_or(0) as u64, "{s}");
+            assert!(
+                tried >= ok + theirs.get(ip).copied().unwrap_or(0) as u64,
+                "{s}"
+            );
         }
     }
 }
@@ -209,8 +288,16 @@ fn mysql_queries_containing_a_word_match_tshark() {
     let data = tempfile::tempdir().unwrap();
     ok(ingest(data.path(), std::slice::from_ref(&file)));
     for word in ["customers", "select", "users", "information_schema"] {
-        let ours = search(data.path(), "events", &format!("type:mysql.command query:{word}"));
-        let theirs = tshark(&file, &format!("mysql.query matches \"(?i)\\\\b{word}\\\\b\""), &["mysql.query"]);
+        let ours = search(
+            data.path(),
+            "events",
+            &format!("type:mysql.command query:{word}"),
+        );
+        let theirs = tshark(
+            &file,
+            &format!("mysql.query matches \"(?i)\\\\b{word}\\\\b\""),
+            &["mysql.query"],
+        );
         assert_eq!(ours.len(), theirs.len(), "{word}: {ours:?}");
     }
 }
@@ -226,53 +313,111 @@ fn redis_commands_by_name_match_tshark() {
     }
     assert!(names.len() >= 3, "{names:?}");
     for name in names {
-        let ours = search(data.path(), "events", &format!("type:redis.command command:{name}"));
+        let ours = search(
+            data.path(),
+            "events",
+            &format!("type:redis.command command:{name}"),
+        );
         // tshark's RESP dissector: the first bulk string of a client request.
-        let theirs: usize = tshark(&file, "tcp.dstport == 6379 && resp", &["resp.bulk_string.value"])
-            .iter()
-            .filter(|row| row[0].split(',').next().is_some_and(|c| unhex(c).eq_ignore_ascii_case(&name)))
-            .count();
+        let theirs: usize = tshark(
+            &file,
+            "tcp.dstport == 6379 && resp",
+            &["resp.bulk_string.value"],
+        )
+        .iter()
+        .filter(|row| {
+            row[0]
+                .split(',')
+                .next()
+                .is_some_and(|c| unhex(c).eq_ignore_ascii_case(&name))
+        })
+        .count();
         // tshark shows one request per packet (the first of a pipeline) and
         // misses some it does not reassemble: every one it sees is ours too.
-        assert!(ours.len() >= theirs && ours.len() <= theirs + 2, "{name}: {} < {theirs}", ours.len());
+        assert!(
+            ours.len() >= theirs && ours.len() <= theirs + 2,
+            "{name}: {} < {theirs}",
+            ours.len()
+        );
     }
 }
 
 #[test]
 fn flows_by_cidr_and_time_range_match_tshark() {
-    let files = [fixture("ftp/ftp-ipv4/ipv4.pcap"), fixture("mysql/wireshark/mysql.pcap"), capture("ftp/ftp-hydra.pcap")];
+    let files = [
+        fixture("ftp/ftp-ipv4/ipv4.pcap"),
+        fixture("mysql/wireshark/mysql.pcap"),
+        capture("ftp/ftp-hydra.pcap"),
+    ];
     let data = tempfile::tempdir().unwrap();
     ok(ingest(data.path(), &files));
-    for (cidr, v4) in [("10.0.0.0/8", true), ("192.0.2.0/24", true), ("192.168.0.0/16", true), ("0.0.0.0/0", true)] {
-        let ours: BTreeSet<String> = search(data.path(), "flows", &format!("src_ip:{cidr} transport:tcp"))
-            .iter()
-            .map(|f| f["flow"]["id"].as_str().unwrap().to_string())
-            .collect();
+    for (cidr, v4) in [
+        ("10.0.0.0/8", true),
+        ("192.0.2.0/24", true),
+        ("192.168.0.0/16", true),
+        ("0.0.0.0/0", true),
+    ] {
+        let ours: BTreeSet<String> = search(
+            data.path(),
+            "flows",
+            &format!("src_ip:{cidr} transport:tcp"),
+        )
+        .iter()
+        .map(|f| f["flow"]["id"].as_str().unwrap().to_string())
+        .collect();
         let mut theirs = BTreeSet::new();
         for file in &files {
             // The client is the side that sent the SYN.
             let filter = format!("ip.src == {cidr} && tcp.flags.syn == 1 && tcp.flags.ack == 0");
             assert!(v4);
-            theirs.extend(tshark(file, &filter, &["communityid"]).into_iter().map(|r| r[0].clone()));
+            theirs.extend(
+                tshark(file, &filter, &["communityid"])
+                    .into_iter()
+                    .map(|r| r[0].clone()),
+            );
         }
         assert_eq!(ours, theirs, "{cidr}");
     }
     // A time range: the flows that started in the hydra capture's minute.
     let hydra = search(data.path(), "flows", "dst_port:21 src_ip:192.0.2.1");
-    let first = hydra.iter().map(|f| f["ts"].as_str().unwrap()).min().unwrap().to_string();
-    let last = hydra.iter().map(|f| f["ts"].as_str().unwrap()).max().unwrap().to_string();
+    let first = hydra
+        .iter()
+        .map(|f| f["ts"].as_str().unwrap())
+        .min()
+        .unwrap()
+        .to_string();
+    let last = hydra
+        .iter()
+        .map(|f| f["ts"].as_str().unwrap())
+        .max()
+        .unwrap()
+        .to_string();
     let ranged = search(data.path(), "flows", &format!("ts:[{first} TO {last}]"));
-    let theirs: BTreeSet<String> = tshark(&files[2], "tcp.flags.syn == 1 && tcp.flags.ack == 0", &["communityid"])
-        .into_iter()
-        .map(|r| r[0].clone())
+    let theirs: BTreeSet<String> = tshark(
+        &files[2],
+        "tcp.flags.syn == 1 && tcp.flags.ack == 0",
+        &["communityid"],
+    )
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect();
+    let ours: BTreeSet<String> = ranged
+        .iter()
+        .map(|f| f["flow"]["id"].as_str().unwrap().to_string())
         .collect();
-    let ours: BTreeSet<String> = ranged.iter().map(|f| f["flow"]["id"].as_str().unwrap().to_string()).collect();
-    assert!(ours.is_subset(&theirs) && !ours.is_empty(), "{ours:?} {theirs:?}");
-    assert!(search(data.path(), "flows", "ts:>now-1h").iter().all(|f| f["ts"].as_str().unwrap() >= "2026"));
+    assert!(
+        ours.is_subset(&theirs) && !ours.is_empty(),
+        "{ours:?} {theirs:?}"
+    );
+    assert!(search(data.path(), "flows", "ts:>now-1h")
+        .iter()
+        .all(|f| f["ts"].as_str().unwrap() >= "2026"));
 }
 
 fn unhex(s: &str) -> String {
-    let bytes: Vec<u8> = (0..s.len() / 2).filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()).collect();
+    let bytes: Vec<u8> = (0..s.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok())
+        .collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
@@ -288,7 +433,11 @@ fn everything(data: &Path) -> Vec<String> {
     for kind in ["sessions", "flows", "events"] {
         // Artifacts are named by their path in this data folder.
         let here = data.display().to_string();
-        all.extend(search(data, kind, "").iter().map(|v| v.to_string().replace(&here, "DATA")));
+        all.extend(
+            search(data, kind, "")
+                .iter()
+                .map(|v| v.to_string().replace(&here, "DATA")),
+        );
     }
     all.sort();
     all
@@ -317,9 +466,23 @@ fn same(got: &[String], want: &[String], what: &str) {
         return;
     }
     let short = |s: &String| s.chars().take(300).collect::<String>();
-    let extra: Vec<String> = got.iter().filter(|g| !want.contains(g)).take(3).map(short).collect();
-    let missing: Vec<String> = want.iter().filter(|w| !got.contains(w)).take(3).map(short).collect();
-    panic!("{what}: {} documents instead of {}\nextra: {extra:#?}\nmissing: {missing:#?}", got.len(), want.len());
+    let extra: Vec<String> = got
+        .iter()
+        .filter(|g| !want.contains(g))
+        .take(3)
+        .map(short)
+        .collect();
+    let missing: Vec<String> = want
+        .iter()
+        .filter(|w| !got.contains(w))
+        .take(3)
+        .map(short)
+        .collect();
+    panic!(
+        "{what}: {} documents instead of {}\nextra: {extra:#?}\nmissing: {missing:#?}",
+        got.len(),
+        want.len()
+    );
 }
 
 #[test]
@@ -329,6 +492,7 @@ fn an_ingest_killed_at_any_point_then_rerun_gives_the_same_counts() {
     ok(ingest(reference.path(), &files));
     let expected = counts(reference.path());
     let answers = everything(reference.path());
+    let mut interrupted = 0;
     for delay_ms in [30u64, 120, 300, 700] {
         let data = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_kyoka"))
@@ -340,13 +504,24 @@ fn an_ingest_killed_at_any_point_then_rerun_gives_the_same_counts() {
             .spawn()
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        if child.try_wait().unwrap().is_none() {
+            interrupted += 1;
+        }
         // SIGKILL: no chance to clean up.
         let _ = child.kill();
         let _ = child.wait();
         ok(ingest(data.path(), &files));
         assert_eq!(counts(data.path()), expected, "killed after {delay_ms} ms");
-        same(&everything(data.path()), &answers, &format!("killed after {delay_ms} ms"));
+        same(
+            &everything(data.path()),
+            &answers,
+            &format!("killed after {delay_ms} ms"),
+        );
     }
+    assert!(
+        interrupted >= 2,
+        "the ingest ended before most kills: {interrupted}"
+    );
 }
 
 #[test]
@@ -360,10 +535,21 @@ fn a_damaged_store_gives_clear_errors() {
     bytes[24 + 8..24 + 12].copy_from_slice(&u32::MAX.to_le_bytes());
     std::fs::write(&store_file, &bytes).unwrap();
     let out_pcap = data.path().join("out.pcap");
-    let out = kyoka(data.path(), &["export", "src_ip:192.0.2.1", "-o", out_pcap.to_str().unwrap()]);
+    let out = kyoka(
+        data.path(),
+        &[
+            "export",
+            "src_ip:192.0.2.1",
+            "-o",
+            out_pcap.to_str().unwrap(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("00000001.pcap is damaged at byte 24"), "{stderr}");
+    assert!(
+        stderr.contains("00000001.pcap is damaged at byte 24"),
+        "{stderr}"
+    );
     // The index is intact: searching still works.
     assert!(!search(data.path(), "events", "type:ftp.login").is_empty());
     // A store file shorter than its checkpoint stops the next ingest.
@@ -376,12 +562,46 @@ fn a_damaged_store_gives_clear_errors() {
 }
 
 #[test]
+fn a_damaged_index_says_so_and_reindex_repairs_it() {
+    let data = tempfile::tempdir().unwrap();
+    ok(ingest(
+        data.path(),
+        &[
+            capture("ftp/ftp-hydra.pcap"),
+            capture("mysql/mysql-session.pcap"),
+        ],
+    ));
+    let answers = everything(data.path());
+    std::fs::write(data.path().join("index/meta.json"), b"{ not json").unwrap();
+    let out = kyoka(data.path(), &["search", "type:ftp.login"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("index") && stderr.contains("kyoka reindex"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"));
+    ok(kyoka(data.path(), &["reindex"]));
+    same(
+        &everything(data.path()),
+        &answers,
+        "after reindex of a damaged index",
+    );
+}
+
+#[test]
 fn a_bad_query_says_where_and_why() {
     let data = tempfile::tempdir().unwrap();
     ok(ingest(data.path(), &[capture("ftp/ftp-hydra.pcap")]));
     for (query, says) in [
-        ("type:ftp.login AND usr:root", "column 20: unknown field 'usr' (did you mean user?)"),
-        ("src_ip:10.0.0.0/40", "column 8: '/40' is not a prefix length"),
+        (
+            "type:ftp.login AND usr:root",
+            "column 20: unknown field 'usr' (did you mean user?)",
+        ),
+        (
+            "src_ip:10.0.0.0/40",
+            "column 8: '/40' is not a prefix length",
+        ),
         ("ts:>yesterday", "column 4: 'yesterday' is not a time"),
     ] {
         let out = kyoka(data.path(), &["search", query]);

@@ -249,9 +249,7 @@ impl Engine {
                 self.open(ts, key, d.transport, src, dst, syn, ack)
             }
         };
-        let Some(flow) = self.slots[slot].as_mut() else {
-            return None;
-        };
+        let flow = self.slots[slot].as_mut()?;
         let seen = Some(PacketFlow::of(flow));
         let dir = flow.direction(src);
         let i = dir.index();

@@ -11,6 +11,8 @@ pub struct DataArg {
 
 impl DataArg {
     pub fn dir(&self) -> PathBuf {
-        self.data.clone().unwrap_or_else(capture::ops::default_data_dir)
+        self.data
+            .clone()
+            .unwrap_or_else(capture::ops::default_data_dir)
     }
 }

@@ -21,6 +21,12 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let r = capture::ops::export(&args.data.dir(), &args.query.join(" "), &args.output)?;
-    eprintln!("{} packets of {} flows ({} bytes) written to {}", r.packets, r.flows, r.bytes, args.output.display());
+    eprintln!(
+        "{} packets of {} flows ({} bytes) written to {}",
+        r.packets,
+        r.flows,
+        r.bytes,
+        args.output.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -26,11 +26,17 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let data = args.data.dir();
     let mut bar = Bar::new();
-    let report = ops::ingest(&data, &args.files, &Options::default(), &mut |p| bar.show(p))?;
+    let report = ops::ingest(&data, &args.files, &Options::default(), &mut |p| {
+        bar.show(p)
+    })?;
     bar.done();
     summary(&report, args.json)?;
     let damaged = report.damaged().next().is_some();
-    Ok(if damaged { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if damaged {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub fn summary(report: &IngestReport, json: bool) -> anyhow::Result<()> {
@@ -44,7 +50,11 @@ pub fn summary(report: &IngestReport, json: bool) -> anyhow::Result<()> {
     }
     let t = &report.totals;
     let mb = report.bytes_read as f64 / 1e6;
-    let rate = if report.seconds > 0.0 { mb / report.seconds } else { 0.0 };
+    let rate = if report.seconds > 0.0 {
+        mb / report.seconds
+    } else {
+        0.0
+    };
     eprintln!(
         "{} packets, {} flows, {} events, {} sessions from {} file(s) ({:.1} MB) in {:.2} s, {:.1} MB/s",
         t.packets,
@@ -72,7 +82,10 @@ pub struct Bar {
 
 impl Bar {
     pub fn new() -> Bar {
-        Bar { on: std::io::stderr().is_terminal(), last: Instant::now() }
+        Bar {
+            on: std::io::stderr().is_terminal(),
+            last: Instant::now(),
+        }
     }
 
     pub fn show(&mut self, p: &Progress<'_>) {
@@ -80,11 +93,17 @@ impl Bar {
             return;
         }
         self.last = Instant::now();
-        let pct = if p.file_bytes > 0 { (p.read_bytes * 100 / p.file_bytes).min(100) } else { 0 };
+        let pct = (p.read_bytes * 100)
+            .checked_div(p.file_bytes)
+            .unwrap_or(0)
+            .min(100);
         let filled = (pct / 4) as usize;
         eprint!(
             "\r{} [{}{}] {pct:>3}% {} packets",
-            p.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+            p.path
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default(),
             "#".repeat(filled),
             " ".repeat(25 - filled),
             p.packets

@@ -54,7 +54,15 @@ fn s(v: &Value, path: &[&str]) -> String {
     match x {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),
-        Value::Array(a) => a.iter().map(|y| y.as_str().map(str::to_string).unwrap_or_else(|| y.to_string())).collect::<Vec<_>>().join(","),
+        Value::Array(a) => a
+            .iter()
+            .map(|y| {
+                y.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| y.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(","),
         other => other.to_string(),
     }
 }
@@ -69,31 +77,101 @@ fn cut(mut x: String, n: usize) -> String {
 fn table(out: &mut impl Write, kind: Kind, hits: &[Value]) -> std::io::Result<()> {
     match kind {
         Kind::Sessions => {
-            writeln!(out, "{:<18} {:<27} {:<27} {:<39} {:>5} {:>6} {:>7} {:<20} users", "session", "first seen", "last seen", "source", "flows", "events", "logins", "protocols")?;
+            writeln!(
+                out,
+                "{:<18} {:<27} {:<27} {:<39} {:>5} {:>6} {:>7} {:<20} users",
+                "session",
+                "first seen",
+                "last seen",
+                "source",
+                "flows",
+                "events",
+                "logins",
+                "protocols"
+            )?;
             for h in hits {
-                let logins = format!("{}/{}", s(h, &["logins_succeeded"]), s(h, &["logins_tried"]));
-                writeln!(out, "{:<18} {:<27} {:<27} {:<39} {:>5} {:>6} {:>7} {:<20} {}", s(h, &["session_id"]), s(h, &["first_seen"]), s(h, &["last_seen"]), s(h, &["src_ip"]), s(h, &["flows"]), s(h, &["events"]), logins, cut(s(h, &["protocols"]), 20), cut(s(h, &["users"]), 40))?;
+                let logins = format!(
+                    "{}/{}",
+                    s(h, &["logins_succeeded"]),
+                    s(h, &["logins_tried"])
+                );
+                writeln!(
+                    out,
+                    "{:<18} {:<27} {:<27} {:<39} {:>5} {:>6} {:>7} {:<20} {}",
+                    s(h, &["session_id"]),
+                    s(h, &["first_seen"]),
+                    s(h, &["last_seen"]),
+                    s(h, &["src_ip"]),
+                    s(h, &["flows"]),
+                    s(h, &["events"]),
+                    logins,
+                    cut(s(h, &["protocols"]), 20),
+                    cut(s(h, &["users"]), 40)
+                )?;
             }
         }
         Kind::Flows => {
-            writeln!(out, "{:<27} {:<46} {:<46} {:<8} {:>7} {:>10} {:<14} flow", "start", "client", "server", "proto", "packets", "bytes", "reason")?;
+            writeln!(
+                out,
+                "{:<27} {:<46} {:<46} {:<8} {:>7} {:>10} {:<14} flow",
+                "start", "client", "server", "proto", "packets", "bytes", "reason"
+            )?;
             for h in hits {
-                let end = |side: &str| format!("{} {}", s(h, &["flow", &format!("{side}_ip")]), s(h, &["flow", &format!("{side}_port")]));
-                let bytes = h["bytes_to_server"].as_u64().unwrap_or(0) + h["bytes_to_client"].as_u64().unwrap_or(0);
-                writeln!(out, "{:<27} {:<46} {:<46} {:<8} {:>7} {:>10} {:<14} {}", s(h, &["ts"]), end("src"), end("dst"), s(h, &["protocol"]), s(h, &["packets_stored"]), bytes, s(h, &["reason"]), s(h, &["flow", "id"]))?;
+                let end = |side: &str| {
+                    format!(
+                        "{} {}",
+                        s(h, &["flow", &format!("{side}_ip")]),
+                        s(h, &["flow", &format!("{side}_port")])
+                    )
+                };
+                let bytes = h["bytes_to_server"].as_u64().unwrap_or(0)
+                    + h["bytes_to_client"].as_u64().unwrap_or(0);
+                writeln!(
+                    out,
+                    "{:<27} {:<46} {:<46} {:<8} {:>7} {:>10} {:<14} {}",
+                    s(h, &["ts"]),
+                    end("src"),
+                    end("dst"),
+                    s(h, &["protocol"]),
+                    s(h, &["packets_stored"]),
+                    bytes,
+                    s(h, &["reason"]),
+                    s(h, &["flow", "id"])
+                )?;
             }
         }
         Kind::Events => {
-            writeln!(out, "{:<27} {:<16} {:<40} {:<40} details", "ts", "type", "client", "server")?;
+            writeln!(
+                out,
+                "{:<27} {:<16} {:<40} {:<40} details",
+                "ts", "type", "client", "server"
+            )?;
             for h in hits {
-                let end = |side: &str| format!("{} {}", s(h, &["flow", &format!("{side}_ip")]), s(h, &["flow", &format!("{side}_port")]));
+                let end = |side: &str| {
+                    format!(
+                        "{} {}",
+                        s(h, &["flow", &format!("{side}_ip")]),
+                        s(h, &["flow", &format!("{side}_port")])
+                    )
+                };
                 let mut details = Vec::new();
-                for k in ["user", "password", "success", "command", "name", "arg", "args", "uri", "path", "sha256", "kind", "detail"] {
+                for k in [
+                    "user", "password", "success", "command", "name", "arg", "args", "uri", "path",
+                    "sha256", "kind", "detail",
+                ] {
                     if !h[k].is_null() {
                         details.push(format!("{k}={}", s(h, &[k])));
                     }
                 }
-                writeln!(out, "{:<27} {:<16} {:<40} {:<40} {}", s(h, &["ts"]), s(h, &["type"]), end("src"), end("dst"), cut(details.join(" "), 120))?;
+                writeln!(
+                    out,
+                    "{:<27} {:<16} {:<40} {:<40} {}",
+                    s(h, &["ts"]),
+                    s(h, &["type"]),
+                    end("src"),
+                    end("dst"),
+                    cut(details.join(" "), 120)
+                )?;
             }
         }
     }

@@ -23,13 +23,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
     let ts = |t: Option<model::Timestamp>| t.map(|t| t.to_string()).unwrap_or_else(|| "-".into());
     println!("data folder   {}", s.data_dir);
-    println!("sources       {} ({} damaged)", s.sources, s.damaged_sources);
-    println!("store         {} files, {}, {} packets", s.store_files, mb(s.store_bytes), s.packets);
+    println!(
+        "sources       {} ({} damaged)",
+        s.sources, s.damaged_sources
+    );
+    println!(
+        "store         {} files, {}, {} packets",
+        s.store_files,
+        mb(s.store_bytes),
+        s.packets
+    );
     println!("index         {}", mb(s.index_bytes));
-    println!("artifacts     {} files, {}", s.artifacts, mb(s.artifact_bytes));
+    println!(
+        "artifacts     {} files, {}",
+        s.artifacts,
+        mb(s.artifact_bytes)
+    );
     println!("sessions      {}", s.sessions);
     println!("flows         {}", s.flows);
     println!("events        {}", s.events);
-    println!("time range    {} .. {}", ts(s.first_packet), ts(s.last_packet));
+    println!(
+        "time range    {} .. {}",
+        ts(s.first_packet),
+        ts(s.last_packet)
+    );
     Ok(ExitCode::SUCCESS)
 }

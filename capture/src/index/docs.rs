@@ -62,7 +62,13 @@ fn collect_text(v: &Value, out: &mut String) {
 
 /// An event (not `flow.end`) with the session and flow it belongs to.
 /// Returns the document and the event's JSON.
-pub fn event(f: &Fields, source: &str, e: &Event, session_id: &str, flow_key: &str) -> (TantivyDocument, Value) {
+pub fn event(
+    f: &Fields,
+    source: &str,
+    e: &Event,
+    session_id: &str,
+    flow_key: &str,
+) -> (TantivyDocument, Value) {
     let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
     let mut doc = TantivyDocument::new();
     doc.add_text(f.kind, KIND_EVENT);
@@ -87,7 +93,15 @@ pub fn event(f: &Fields, source: &str, e: &Event, session_id: &str, flow_key: &s
         (f.method, &["method"]),
         (f.path, &["path"]),
         (f.database, &["database"]),
-        (f.sha256, &["sha256", "infile_sha256", "request_body_sha256", "response_body_sha256"]),
+        (
+            f.sha256,
+            &[
+                "sha256",
+                "infile_sha256",
+                "request_body_sha256",
+                "response_body_sha256",
+            ],
+        ),
     ] {
         for k in keys {
             if let Some(x) = s(k) {
@@ -195,13 +209,19 @@ pub fn session(f: &Fields, source: &str, s: &Summary) -> TantivyDocument {
     doc.add_text(f.r#type, "session");
     doc.add_text(f.session_id, &s.session_id);
     doc.add_ip_addr(f.src_ip, ip6(s.src_ip));
-    s.dst_ips.iter().for_each(|ip| doc.add_ip_addr(f.dst_ip, ip6(*ip)));
-    s.dst_ports.iter().for_each(|p| doc.add_u64(f.dst_port, u64::from(*p)));
+    s.dst_ips
+        .iter()
+        .for_each(|ip| doc.add_ip_addr(f.dst_ip, ip6(*ip)));
+    s.dst_ports
+        .iter()
+        .for_each(|p| doc.add_u64(f.dst_port, u64::from(*p)));
     s.protocols.iter().for_each(|p| doc.add_text(f.protocol, p));
     s.users.iter().for_each(|u| doc.add_text(f.user, u));
     s.passwords.iter().for_each(|p| doc.add_text(f.password, p));
     s.commands.iter().for_each(|c| doc.add_text(f.command, c));
-    s.files.iter().for_each(|x| doc.add_text(f.sha256, &x.sha256));
+    s.files
+        .iter()
+        .for_each(|x| doc.add_text(f.sha256, &x.sha256));
     doc.add_u64(f.flows, s.flows);
     doc.add_u64(f.packets, s.packets);
     doc.add_u64(f.bytes, s.bytes);

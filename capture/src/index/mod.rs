@@ -68,9 +68,15 @@ impl Index {
     pub fn open_or_create(path: &Path) -> Result<Index> {
         let fields = Fields::new();
         std::fs::create_dir_all(path).map_err(Error::io(path))?;
-        let dir = tantivy::directory::MmapDirectory::open(path).map_err(|e| index_error(path, e))?;
-        let inner = tantivy::Index::open_or_create(dir, fields.schema.clone()).map_err(|e| index_error(path, e))?;
-        Ok(Index { inner, fields, path: path.to_path_buf() })
+        let dir =
+            tantivy::directory::MmapDirectory::open(path).map_err(|e| index_error(path, e))?;
+        let inner = tantivy::Index::open_or_create(dir, fields.schema.clone())
+            .map_err(|e| index_error(path, e))?;
+        Ok(Index {
+            inner,
+            fields,
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn writer(&self) -> Result<writer::Writer> {
@@ -88,11 +94,19 @@ impl Index {
     }
 
     pub fn term(&self, field: tantivy::schema::Field, value: &str) -> Box<dyn Query> {
-        Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+        Box::new(TermQuery::new(
+            Term::from_field_text(field, value),
+            IndexRecordOption::Basic,
+        ))
     }
 
     /// `query` restricted to `kind` (and without a source that is pending).
-    pub fn restrict(&self, query: Box<dyn Query>, kind: Option<Kind>, pending: Option<&str>) -> Box<dyn Query> {
+    pub fn restrict(
+        &self,
+        query: Box<dyn Query>,
+        kind: Option<Kind>,
+        pending: Option<&str>,
+    ) -> Box<dyn Query> {
         let mut clauses = vec![(Occur::Must, query)];
         if let Some(kind) = kind {
             clauses.push((Occur::Must, self.term(self.fields.kind, kind.term())));
@@ -104,14 +118,24 @@ impl Index {
     }
 
     /// The newest `limit` documents matching `query`.
-    pub fn newest(&self, searcher: &Searcher, query: &dyn Query, limit: usize) -> Result<Vec<DocAddress>> {
-        let top = TopDocs::with_limit(limit.max(1)).order_by_fast_field::<tantivy::DateTime>("ts", Order::Desc);
-        let hits = searcher.search(query, &top).map_err(|e| index_error(&self.path, e))?;
+    pub fn newest(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        limit: usize,
+    ) -> Result<Vec<DocAddress>> {
+        let top = TopDocs::with_limit(limit.max(1))
+            .order_by_fast_field::<tantivy::DateTime>("ts", Order::Desc);
+        let hits = searcher
+            .search(query, &top)
+            .map_err(|e| index_error(&self.path, e))?;
         Ok(hits.into_iter().map(|(_, a)| a).collect())
     }
 
     pub fn count(&self, searcher: &Searcher, query: &dyn Query) -> Result<usize> {
-        searcher.search(query, &Count).map_err(|e| index_error(&self.path, e))
+        searcher
+            .search(query, &Count)
+            .map_err(|e| index_error(&self.path, e))
     }
 
     pub fn doc(&self, searcher: &Searcher, at: DocAddress) -> Result<TantivyDocument> {
@@ -127,10 +151,16 @@ impl Index {
     }
 
     pub fn text_of(&self, doc: &TantivyDocument, field: tantivy::schema::Field) -> Option<String> {
-        doc.get_first(field).and_then(|v| v.as_str()).map(str::to_string)
+        doc.get_first(field)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
     }
 
-    pub fn bytes_of<'a>(&self, doc: &'a TantivyDocument, field: tantivy::schema::Field) -> Option<&'a [u8]> {
+    pub fn bytes_of<'a>(
+        &self,
+        doc: &'a TantivyDocument,
+        field: tantivy::schema::Field,
+    ) -> Option<&'a [u8]> {
         doc.get_first(field).and_then(|v| v.as_bytes())
     }
 }

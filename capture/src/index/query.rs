@@ -26,9 +26,8 @@ fn field_type(field: &str) -> Type {
     match field {
         "src_ip" | "dst_ip" | "ip" => Type::Ip,
         "ts" | "end" => Type::Date,
-        "src_port" | "dst_port" | "packets" | "bytes" | "events" | "flows" | "logins" | "logins_ok" => {
-            Type::Number
-        }
+        "src_port" | "dst_port" | "packets" | "bytes" | "events" | "flows" | "logins"
+        | "logins_ok" => Type::Number,
         "success" => Type::Bool,
         _ => Type::Str,
     }
@@ -81,7 +80,7 @@ pub fn parse(index: &Index, query: &str, now: Timestamp) -> Result<Box<dyn Query
     let mut parser = QueryParser::for_index(&index.inner, vec![index.fields.text]);
     parser.set_conjunction_by_default();
     parser.parse_query(&rewritten).map_err(|e| {
-        let message = match &rewritten == query {
+        let message = match rewritten == query {
             true => e.to_string(),
             false => format!("{e} (as rewritten: {rewritten})"),
         };
@@ -105,15 +104,23 @@ pub fn rewrite(q: &str, now: Timestamp) -> Result<String> {
                 continue;
             }
             b'(' => depth.push(i),
-            b')' => {
-                if depth.pop().is_none() {
-                    return Err(Error::query(q, i, "')' closes nothing"));
-                }
+            b')' if depth.pop().is_none() => {
+                return Err(Error::query(q, i, "')' closes nothing"));
             }
-            b'[' | b'{' => return Err(Error::query(q, i, "a range needs a field before it (ts:[A TO B])")),
+            b'[' | b'{' => {
+                return Err(Error::query(
+                    q,
+                    i,
+                    "a range needs a field before it (ts:[A TO B])",
+                ))
+            }
             _ => {}
         }
-        let starts_token = i == 0 || matches!(bytes[i - 1], b' ' | b'\t' | b'\n' | b'(' | b'+' | b'-' | b'!');
+        let starts_token = i == 0
+            || matches!(
+                bytes[i - 1],
+                b' ' | b'\t' | b'\n' | b'(' | b'+' | b'-' | b'!'
+            );
         if starts_token && is_ident_start(c) {
             let mut j = i;
             while j < q.len() && is_ident(bytes[j]) {
@@ -203,7 +210,13 @@ fn value_at(q: &str, start: usize) -> Result<(&str, usize)> {
         b'"' => closing_quote(q, start)? + 1,
         b'[' | b'{' => match q[start..].find([']', '}']) {
             Some(k) => start + k + 1,
-            None => return Err(Error::query(q, start, "this range is never closed (']' or '}')")),
+            None => {
+                return Err(Error::query(
+                    q,
+                    start,
+                    "this range is never closed (']' or '}')",
+                ))
+            }
         },
         b'(' => {
             let mut depth = 0usize;
@@ -243,7 +256,10 @@ fn field_value(q: &str, at: usize, field: &str, value: &str, now: Timestamp) -> 
     let unquoted = value.trim_matches('"');
     match ty {
         Type::Str => {
-            if field == "type" && !unquoted.contains('.') && !matches!(unquoted, "flow" | "session" | "anomaly") {
+            if field == "type"
+                && !unquoted.contains('.')
+                && !matches!(unquoted, "flow" | "session" | "anomaly")
+            {
                 // `type:ftp` means every event of that protocol.
                 return Ok(format!("protocol:{unquoted}"));
             }
@@ -253,7 +269,8 @@ fn field_value(q: &str, at: usize, field: &str, value: &str, now: Timestamp) -> 
             Ok(format!("{field}:{value}"))
         }
         Type::Ip => {
-            let one = |f: &str| -> Result<String> { Ok(format!("{f}:{}", ip_value(q, at, unquoted)?)) };
+            let one =
+                |f: &str| -> Result<String> { Ok(format!("{f}:{}", ip_value(q, at, unquoted)?)) };
             if field == "ip" {
                 Ok(format!("({} OR {})", one("src_ip")?, one("dst_ip")?))
             } else {
@@ -262,19 +279,35 @@ fn field_value(q: &str, at: usize, field: &str, value: &str, now: Timestamp) -> 
         }
         Type::Date => time_value(q, at, field, unquoted, now),
         Type::Number => {
-            check_range(q, at, unquoted, |b| b == "*" || b.parse::<u64>().is_ok(), "a whole number")?;
+            check_range(
+                q,
+                at,
+                unquoted,
+                |b| b == "*" || b.parse::<u64>().is_ok(),
+                "a whole number",
+            )?;
             Ok(format!("{field}:{unquoted}"))
         }
         Type::Bool => match unquoted.to_ascii_lowercase().as_str() {
             "true" | "yes" | "1" => Ok(format!("{field}:true")),
             "false" | "no" | "0" => Ok(format!("{field}:false")),
-            _ => Err(Error::query(q, at, format!("'{value}' is not true or false"))),
+            _ => Err(Error::query(
+                q,
+                at,
+                format!("'{value}' is not true or false"),
+            )),
         },
     }
 }
 
 /// Checks each bound of `>x`, `[a TO b]` or a single value.
-fn check_range(q: &str, at: usize, value: &str, ok: impl Fn(&str) -> bool, what: &str) -> Result<()> {
+fn check_range(
+    q: &str,
+    at: usize,
+    value: &str,
+    ok: impl Fn(&str) -> bool,
+    what: &str,
+) -> Result<()> {
     for bound in bounds(value) {
         if !ok(bound) {
             return Err(Error::query(q, at, format!("'{bound}' is not {what}")));
@@ -285,27 +318,45 @@ fn check_range(q: &str, at: usize, value: &str, ok: impl Fn(&str) -> bool, what:
 
 fn bounds(value: &str) -> Vec<&str> {
     let v = value.trim_start_matches(['>', '<', '=']);
-    let v = v.trim_start_matches(['[', '{']).trim_end_matches([']', '}']);
+    let v = v
+        .trim_start_matches(['[', '{'])
+        .trim_end_matches([']', '}']);
     v.split(" TO ").map(str::trim).collect()
 }
 
 fn ip_value(q: &str, at: usize, value: &str) -> Result<String> {
     if let Some((addr, bits)) = value.split_once('/') {
-        let ip: IpAddr = addr.parse().map_err(|_| Error::query(q, at, format!("'{addr}' is not an IP address")))?;
-        let max = if ip.is_ipv4() { 32 } else { 128 };
-        let bits: u32 = bits
+        let ip: IpAddr = addr
             .parse()
-            .ok()
-            .filter(|b| *b <= max)
-            .ok_or_else(|| Error::query(q, at, format!("'/{bits}' is not a prefix length (0 to {max})")))?;
+            .map_err(|_| Error::query(q, at, format!("'{addr}' is not an IP address")))?;
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let bits: u32 = bits.parse().ok().filter(|b| *b <= max).ok_or_else(|| {
+            Error::query(
+                q,
+                at,
+                format!("'/{bits}' is not a prefix length (0 to {max})"),
+            )
+        })?;
         let (lo, hi) = cidr(ip, bits);
         return Ok(format!("[{lo} TO {hi}]"));
     }
     if value.starts_with(['[', '{', '>', '<']) {
-        check_range(q, at, value, |b| b == "*" || b.parse::<IpAddr>().is_ok(), "an IP address")?;
+        check_range(
+            q,
+            at,
+            value,
+            |b| b == "*" || b.parse::<IpAddr>().is_ok(),
+            "an IP address",
+        )?;
         return Ok(value.to_string());
     }
-    let ip: IpAddr = value.parse().map_err(|_| Error::query(q, at, format!("'{value}' is not an IP address or CIDR block")))?;
+    let ip: IpAddr = value.parse().map_err(|_| {
+        Error::query(
+            q,
+            at,
+            format!("'{value}' is not an IP address or CIDR block"),
+        )
+    })?;
     Ok(ip.to_string().replace(':', "\\:"))
 }
 
@@ -314,13 +365,27 @@ pub fn cidr(ip: IpAddr, bits: u32) -> (IpAddr, IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
             let x = u32::from(v4);
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
-            (IpAddr::V4((x & mask).into()), IpAddr::V4((x | !mask).into()))
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
+            (
+                IpAddr::V4((x & mask).into()),
+                IpAddr::V4((x | !mask).into()),
+            )
         }
         IpAddr::V6(v6) => {
             let x = u128::from(v6);
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
-            (IpAddr::V6((x & mask).into()), IpAddr::V6((x | !mask).into()))
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
+            (
+                IpAddr::V6((x & mask).into()),
+                IpAddr::V6((x | !mask).into()),
+            )
         }
     }
 }
@@ -352,10 +417,16 @@ fn time_value(q: &str, at: usize, field: &str, value: &str, now: Timestamp) -> R
     }
     // A day alone is the whole day.
     if let Ok(day) = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        let start = day.and_hms_opt(0, 0, 0).map(|d| d.and_utc().timestamp_micros());
+        let start = day
+            .and_hms_opt(0, 0, 0)
+            .map(|d| d.and_utc().timestamp_micros());
         if let Some(start) = start {
             let end = start + 86_400_000_000;
-            return Ok(format!("{field}:[{} TO {}}}", Timestamp(start), Timestamp(end)));
+            return Ok(format!(
+                "{field}:[{} TO {}}}",
+                Timestamp(start),
+                Timestamp(end)
+            ));
         }
     }
     let t = time(value, now).ok_or_else(|| bad(value))?;
@@ -430,7 +501,9 @@ mod tests {
 
     fn check_err(input: &str, column: usize, says: &str) {
         match rewrite(input, Timestamp(0)) {
-            Err(Error::Query { column: c, message, .. }) => {
+            Err(Error::Query {
+                column: c, message, ..
+            }) => {
                 assert_eq!(c, column, "{input}: {message}");
                 assert!(message.contains(says), "{input}: {message}");
             }
@@ -441,25 +514,44 @@ mod tests {
     #[test]
     fn rewrites_extensions() {
         check("src_ip:10.0.0.0/8", "src_ip:[10.0.0.0 TO 10.255.255.255]");
-        check("src:192.168.1.7 AND port:21", "src_ip:192.168.1.7 AND dst_port:21");
+        check(
+            "src:192.168.1.7 AND port:21",
+            "src_ip:192.168.1.7 AND dst_port:21",
+        );
         check("ip:10.1.2.3", "(src_ip:10.1.2.3 OR dst_ip:10.1.2.3)");
         check("ts:>now-24h", "ts:>2024-05-01T12:00:00.000000Z");
         check(
             "ts:[2024-05-01 TO now]",
             "ts:[2024-05-01T00:00:00.000000Z TO 2024-05-02T12:00:00.000000Z]",
         );
-        check("ts:2024-05-01", "ts:[2024-05-01T00:00:00.000000Z TO 2024-05-02T00:00:00.000000Z}");
-        check("type:ftp.login -success:true", "type:ftp.login -success:true");
+        check(
+            "ts:2024-05-01",
+            "ts:[2024-05-01T00:00:00.000000Z TO 2024-05-02T00:00:00.000000Z}",
+        );
+        check(
+            "type:ftp.login -success:true",
+            "type:ftp.login -success:true",
+        );
         check("type:redis", "protocol:redis");
-        check("user:root \"drop table\" pass:\"a b\"", "user:root \"drop table\" password:\"a b\"");
+        check(
+            "user:root \"drop table\" pass:\"a b\"",
+            "user:root \"drop table\" password:\"a b\"",
+        );
         check("dst_ip:::1", "dst_ip:\\:\\:1");
-        check("src_ip:2001:db8::/32", "src_ip:[2001:db8:: TO 2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]");
+        check(
+            "src_ip:2001:db8::/32",
+            "src_ip:[2001:db8:: TO 2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]",
+        );
         check("", "");
     }
 
     #[test]
     fn says_where_and_why() {
-        check_err("user:root AND usr:admin", 15, "unknown field 'usr' (did you mean user?)");
+        check_err(
+            "user:root AND usr:admin",
+            15,
+            "unknown field 'usr' (did you mean user?)",
+        );
         check_err("src_ip:10.0.0.0/33", 8, "prefix length");
         check_err("ts:>yesterday", 4, "'yesterday' is not a time");
         check_err("(user:root", 1, "never closed");

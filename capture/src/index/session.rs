@@ -111,7 +111,11 @@ impl Summary {
         }
         let s = |k: &str| json.get(k).and_then(|v| v.as_str());
         if ty.ends_with(".login") || ty.ends_with(".auth") {
-            let tries = json.get("attempts").and_then(|v| v.as_u64()).unwrap_or(1).max(1);
+            let tries = json
+                .get("attempts")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(1)
+                .max(1);
             self.logins_tried += tries;
             if json.get("success").and_then(|v| v.as_bool()) == Some(true) {
                 self.logins_succeeded += 1;
@@ -132,7 +136,12 @@ impl Summary {
                 self.truncated = true;
             }
         }
-        for key in ["sha256", "infile_sha256", "request_body_sha256", "response_body_sha256"] {
+        for key in [
+            "sha256",
+            "infile_sha256",
+            "request_body_sha256",
+            "response_body_sha256",
+        ] {
             if let Some(sha) = s(key) {
                 if self.files.iter().any(|f| f.sha256 == sha) {
                     continue;
@@ -142,7 +151,11 @@ impl Summary {
                     break;
                 }
                 let size = json.get("size").and_then(|v| v.as_u64());
-                self.files.push(FileRef { sha256: sha.to_string(), path: s("path").map(str::to_string), size });
+                self.files.push(FileRef {
+                    sha256: sha.to_string(),
+                    path: s("path").map(str::to_string),
+                    size,
+                });
             }
         }
     }
@@ -178,9 +191,12 @@ impl Summary {
 pub fn command_line(ty: &str, json: &serde_json::Value) -> Option<String> {
     let s = |k: &str| json.get(k).and_then(|v| v.as_str());
     let args = |k: &str| {
-        json.get(k)
-            .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(" "))
+        json.get(k).and_then(|v| v.as_array()).map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
     };
     let joined = |a: &str, b: Option<String>| match b.filter(|b| !b.is_empty()) {
         Some(b) => format!("{a} {b}"),
@@ -197,8 +213,14 @@ pub fn command_line(ty: &str, json: &serde_json::Value) -> Option<String> {
         "mysql.command" => Some(joined(s("command")?, s("arg").map(str::to_string))),
         "redis.command" => Some(joined(s("name")?, args("args"))),
         "mongo.command" => Some(joined(s("command")?, s("collection").map(str::to_string))),
-        "http.request" => Some(joined(s("method").unwrap_or("?"), s("uri").map(str::to_string))),
-        "rsync.module" => Some(joined(s("action").unwrap_or("?"), s("module").map(str::to_string))),
+        "http.request" => Some(joined(
+            s("method").unwrap_or("?"),
+            s("uri").map(str::to_string),
+        )),
+        "rsync.module" => Some(joined(
+            s("action").unwrap_or("?"),
+            s("module").map(str::to_string),
+        )),
         _ => None,
     }
 }
@@ -264,12 +286,22 @@ impl Sessions {
             None => (Summary::new(ip, ts), false),
         };
         let id = summary.session_id.clone();
-        self.open.insert(ip, Open { summary, open_flows: 0, replaces });
+        self.open.insert(
+            ip,
+            Open {
+                summary,
+                open_flows: 0,
+                replaces,
+            },
+        );
         id
     }
 
     pub fn get_mut(&mut self, ip: IpAddr, session_id: &str) -> Option<&mut Summary> {
-        self.open.get_mut(&ip).map(|o| &mut o.summary).filter(|s| s.session_id == session_id)
+        self.open
+            .get_mut(&ip)
+            .map(|o| &mut o.summary)
+            .filter(|s| s.session_id == session_id)
     }
 
     pub fn flow_opened(&mut self, ip: IpAddr) {
@@ -303,7 +335,7 @@ impl Sessions {
     /// Every open session, at the end of a source.
     pub fn finish(&mut self, done: &mut Vec<(Summary, bool)>) {
         let mut all: Vec<Open> = self.open.drain().map(|(_, o)| o).collect();
-        all.sort_by(|a, b| a.summary.first_seen.cmp(&b.summary.first_seen));
+        all.sort_by_key(|o| o.summary.first_seen);
         done.extend(all.into_iter().map(|o| (o.summary, o.replaces)));
     }
 }

@@ -37,7 +37,11 @@ impl Writer {
             .name("kyoka-index".into())
             .spawn(move || run(writer, rx, thread_path))
             .map_err(Error::io(&path))?;
-        Ok(Writer { tx: Some(tx), thread: Some(thread), path })
+        Ok(Writer {
+            tx: Some(tx),
+            thread: Some(thread),
+            path,
+        })
     }
 
     fn send(&mut self, op: Op) -> Result<()> {
@@ -54,7 +58,10 @@ impl Writer {
         self.tx = None;
         match self.thread.take().map(|t| t.join()) {
             Some(Ok(Err(e))) => e,
-            _ => Error::Index { path: self.path.clone(), message: "the index writer stopped".into() },
+            _ => Error::Index {
+                path: self.path.clone(),
+                message: "the index writer stopped".into(),
+            },
         }
     }
 
@@ -81,7 +88,10 @@ impl Writer {
         self.tx = None;
         match self.thread.take().map(|t| t.join()) {
             Some(Ok(result)) => result,
-            Some(Err(_)) => Err(Error::Index { path: self.path.clone(), message: "the index writer panicked".into() }),
+            Some(Err(_)) => Err(Error::Index {
+                path: self.path.clone(),
+                message: "the index writer panicked".into(),
+            }),
             None => Ok(()),
         }
     }
@@ -111,7 +121,10 @@ fn run(mut writer: IndexWriter<TantivyDocument>, rx: Receiver<Op>, path: PathBuf
                 let failed = result.is_err();
                 let _ = done.send(result);
                 if failed {
-                    return Err(Error::Index { path, message: "commit failed".into() });
+                    return Err(Error::Index {
+                        path,
+                        message: "commit failed".into(),
+                    });
                 }
             }
         }

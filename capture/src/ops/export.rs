@@ -28,12 +28,17 @@ pub struct ExportReport {
 pub fn export(data: &Path, query_text: &str, out: &Path) -> Result<ExportReport> {
     let (manifest, index) = open_for_reading(data)?;
     let now = model::Timestamp(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_micros() as i64,
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros() as i64,
     );
     let q = query::parse(&index, query_text, now)?;
     let q = index.restrict(q, None, manifest.pending.as_deref());
     let searcher = index.searcher()?;
-    let hits = searcher.search(q.as_ref(), &DocSetCollector).map_err(|e| index_error(&index.path, e))?;
+    let hits = searcher
+        .search(q.as_ref(), &DocSetCollector)
+        .map_err(|e| index_error(&index.path, e))?;
     let f = &index.fields;
     // Which flows: by flow key (events, flows) and by session (sessions).
     let mut flow_keys = BTreeSet::new();
@@ -42,7 +47,9 @@ pub fn export(data: &Path, query_text: &str, out: &Path) -> Result<ExportReport>
         let doc = index.doc(&searcher, at)?;
         match index.text_of(&doc, f.kind).as_deref().unwrap_or("") {
             KIND_SESSION => sessions.extend(index.text_of(&doc, f.session_id)),
-            KIND_FLOW | KIND_EVENT => flow_keys.extend(index.text_of(&doc, f.flow_key).filter(|k| !k.is_empty())),
+            KIND_FLOW | KIND_EVENT => {
+                flow_keys.extend(index.text_of(&doc, f.flow_key).filter(|k| !k.is_empty()))
+            }
             _ => {}
         }
     }
@@ -50,7 +57,9 @@ pub fn export(data: &Path, query_text: &str, out: &Path) -> Result<ExportReport>
     let mut exported: BTreeSet<String> = BTreeSet::new();
     let mut add_flows = |clause: Box<dyn Query>| -> Result<()> {
         let q = index.restrict(clause, Some(Kind::Flows), manifest.pending.as_deref());
-        let hits = searcher.search(q.as_ref(), &DocSetCollector).map_err(|e| index_error(&index.path, e))?;
+        let hits = searcher
+            .search(q.as_ref(), &DocSetCollector)
+            .map_err(|e| index_error(&index.path, e))?;
         for at in hits {
             let doc = index.doc(&searcher, at)?;
             if !exported.insert(index.text_of(&doc, f.flow_key).unwrap_or_default()) {
@@ -59,24 +68,35 @@ pub fn export(data: &Path, query_text: &str, out: &Path) -> Result<ExportReport>
             let packed = index.bytes_of(&doc, f.locations).unwrap_or(&[]);
             let decoded = locations::decode(packed).ok_or_else(|| Error::Index {
                 path: index.path.clone(),
-                message: "a flow's packet locations are damaged (`kyoka reindex` rebuilds them)".into(),
+                message: "a flow's packet locations are damaged (`kyoka reindex` rebuilds them)"
+                    .into(),
             })?;
             locations.extend(decoded);
         }
         Ok(())
     };
     for chunk in flow_keys.iter().collect::<Vec<_>>().chunks(512) {
-        let terms = chunk.iter().map(|k| (Occur::Should, index.term(f.flow_key, k))).collect();
+        let terms = chunk
+            .iter()
+            .map(|k| (Occur::Should, index.term(f.flow_key, k)))
+            .collect();
         add_flows(Box::new(BooleanQuery::new(terms)))?;
     }
     for chunk in sessions.iter().collect::<Vec<_>>().chunks(512) {
-        let terms = chunk.iter().map(|s| (Occur::Should, index.term(f.session_id, s))).collect();
+        let terms = chunk
+            .iter()
+            .map(|s| (Occur::Should, index.term(f.session_id, s)))
+            .collect();
         add_flows(Box::new(BooleanQuery::new(terms)))?;
     }
     let flows = exported.len() as u64;
     locations.sort_unstable();
     locations.dedup();
-    write(data, &index, &manifest, &locations, out).map(|(packets, bytes)| ExportReport { flows, packets, bytes })
+    write(data, &index, &manifest, &locations, out).map(|(packets, bytes)| ExportReport {
+        flows,
+        packets,
+        bytes,
+    })
 }
 
 fn write(
@@ -87,8 +107,11 @@ fn write(
     out: &Path,
 ) -> Result<(u64, u64)> {
     let layout = layout(data);
-    let link_types: BTreeSet<u32> =
-        locations.iter().filter_map(|l| manifest.file(l.file)).map(|f| f.link_type).collect();
+    let link_types: BTreeSet<u32> = locations
+        .iter()
+        .filter_map(|l| manifest.file(l.file))
+        .map(|f| f.link_type)
+        .collect();
     if link_types.len() > 1 {
         return Err(Error::Io {
             path: out.to_path_buf(),
@@ -100,14 +123,17 @@ fn write(
     let link_type = link_types.into_iter().next().unwrap_or(1);
     let file = File::create(out).map_err(Error::io(out))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
-    w.write_all(&pcapfile::file_header(link_type)).map_err(Error::io(out))?;
+    w.write_all(&pcapfile::file_header(link_type))
+        .map_err(Error::io(out))?;
     let mut readers: HashMap<u32, Reader> = HashMap::new();
     let (mut packets, mut bytes) = (0u64, 0u64);
     for loc in locations {
         let committed = manifest.file(loc.file).map(|f| f.bytes).unwrap_or(0);
         let reader = match readers.entry(loc.file) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(Reader::open(&layout.pcap(loc.file))?),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(Reader::open(&layout.pcap(loc.file))?)
+            }
         };
         let record = reader.read_at(loc.offset, committed)?;
         w.write_all(&record.raw).map_err(Error::io(out))?;

@@ -89,7 +89,14 @@ pub fn ingest(
         store.begin_source(&sha256)?;
         let mut writer = index.writer()?;
         let engine = Engine::new(options.engine.clone(), artifacts.clone());
-        let mut pipeline = Pipeline::new(engine, link, &index, &mut writer, &sha256, options.idle_gap_seconds)?;
+        let mut pipeline = Pipeline::new(
+            engine,
+            link,
+            &index,
+            &mut writer,
+            &sha256,
+            options.idle_gap_seconds,
+        )?;
         let mut read_bytes = 24u64;
         let mut damage = None;
         loop {
@@ -105,16 +112,41 @@ pub fn ingest(
             pipeline.frame(&frame, at)?;
             read_bytes += pcapfile::record_len(frame.data);
             if pipeline.counts.packets % 4096 == 0 {
-                progress(&Progress { path, file_bytes, read_bytes, packets: pipeline.counts.packets });
+                progress(&Progress {
+                    path,
+                    file_bytes,
+                    read_bytes,
+                    packets: pipeline.counts.packets,
+                });
             }
         }
         let counts = pipeline.finish()?;
-        progress(&Progress { path, file_bytes, read_bytes: file_bytes, packets: counts.packets });
-        commit(&mut store, &mut writer, &sha256, path, file_bytes, dlt, counts, damage.clone())?;
+        progress(&Progress {
+            path,
+            file_bytes,
+            read_bytes: file_bytes,
+            packets: counts.packets,
+        });
+        commit(
+            &mut store,
+            &mut writer,
+            &sha256,
+            path,
+            file_bytes,
+            dlt,
+            counts,
+            damage.clone(),
+        )?;
         writer.close()?;
         add(&mut report.totals, counts);
         report.bytes_read += file_bytes;
-        report.files.push(FileReport { path: path.clone(), sha256, skipped: false, counts, error: damage });
+        report.files.push(FileReport {
+            path: path.clone(),
+            sha256,
+            skipped: false,
+            counts,
+            error: damage,
+        });
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
@@ -156,7 +188,10 @@ fn add(total: &mut Counts, c: Counts) {
 
 fn hash_file(path: &Path) -> Result<(String, u64)> {
     let bad = |e: std::io::Error| {
-        Error::Capture(crate::Error::BadCapture { path: path.to_path_buf(), message: e.to_string() })
+        Error::Capture(crate::Error::BadCapture {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
     };
     let mut file = File::open(path).map_err(bad)?;
     let mut h = Sha256::new();
@@ -175,12 +210,20 @@ fn hash_file(path: &Path) -> Result<(String, u64)> {
 
 /// Rebuilds the index from the store: every source's packets are read back
 /// from its spans and dissected again, in the order they were ingested.
-pub fn reindex(data: &Path, options: &Options, progress: &mut dyn FnMut(&Progress<'_>)) -> Result<IngestReport> {
+pub fn reindex(
+    data: &Path,
+    options: &Options,
+    progress: &mut dyn FnMut(&Progress<'_>),
+) -> Result<IngestReport> {
     let started = Instant::now();
-    let (store, index) = open_for_writing(data, options)?;
+    // The index is not opened first: it may be damaged or from another
+    // version; that is why one rebuilds it.
+    let mut store = Store::open(data, options.store.clone())?;
     let index_dir = store.layout().index();
-    drop(index);
-    std::fs::remove_dir_all(&index_dir).map_err(Error::io(&index_dir))?;
+    if index_dir.exists() {
+        std::fs::remove_dir_all(&index_dir).map_err(Error::io(&index_dir))?;
+    }
+    store.clear_pending()?;
     let index = Index::open_or_create(&index_dir)?;
     let artifacts = ArtifactStore::in_dir(store.layout().artifacts())?;
     let mut report = IngestReport::default();
@@ -191,17 +234,39 @@ pub fn reindex(data: &Path, options: &Options, progress: &mut dyn FnMut(&Progres
         let path = PathBuf::from(&source.path);
         let mut writer = index.writer()?;
         let engine = Engine::new(options.engine.clone(), artifacts.clone());
-        let mut pipeline = Pipeline::new(engine, link, &index, &mut writer, &source.sha256, options.idle_gap_seconds)?;
+        let mut pipeline = Pipeline::new(
+            engine,
+            link,
+            &index,
+            &mut writer,
+            &source.sha256,
+            options.idle_gap_seconds,
+        )?;
         for span in &source.spans {
             let mut reader = Reader::open(&store.layout().pcap(span.file))?;
             let mut offset = span.start;
             while offset < span.end {
                 let record = reader.read_at(offset, span.end)?;
-                let frame = Frame { ts: record.ts, data: record.data(), wire_len: record.wire_len };
-                pipeline.frame(&frame, Location { file: span.file, offset })?;
+                let frame = Frame {
+                    ts: record.ts,
+                    data: record.data(),
+                    wire_len: record.wire_len,
+                };
+                pipeline.frame(
+                    &frame,
+                    Location {
+                        file: span.file,
+                        offset,
+                    },
+                )?;
                 offset += record.raw.len() as u64;
                 if pipeline.counts.packets % 4096 == 0 {
-                    progress(&Progress { path: &path, file_bytes: source.bytes, read_bytes: 0, packets: pipeline.counts.packets });
+                    progress(&Progress {
+                        path: &path,
+                        file_bytes: source.bytes,
+                        read_bytes: 0,
+                        packets: pipeline.counts.packets,
+                    });
                 }
             }
         }

@@ -26,14 +26,21 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { store: StoreConfig::default(), engine: crate::engine::Config::default(), idle_gap_seconds: 1800 }
+        Options {
+            store: StoreConfig::default(),
+            engine: crate::engine::Config::default(),
+            idle_gap_seconds: 1800,
+        }
     }
 }
 
 /// The store and index opened for writing, recovered after a crash: store
 /// files cut back to the last commit point and the index documents of an
 /// ingest that did not commit deleted.
-pub(crate) fn open_for_writing(data: &std::path::Path, options: &Options) -> Result<(Store, Index)> {
+pub(crate) fn open_for_writing(
+    data: &std::path::Path,
+    options: &Options,
+) -> Result<(Store, Index)> {
     let mut store = Store::open(data, options.store.clone())?;
     let index = Index::open_or_create(&store.layout().index())?;
     if let Some(pending) = store.pending().map(str::to_string) {

@@ -3,11 +3,12 @@
 //! group flows and events. One pipeline per source, on the calling thread;
 //! documents go to the writer thread.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use model::event::{CoreEvent, FlowEnd};
 use model::{Event, EventBody, FlowRef, Timestamp};
+use rustc_hash::FxHashMap as HashMap;
 use tantivy::query::{BooleanQuery, Occur, Query};
 use tantivy::schema::IndexRecordOption;
 use tantivy::Searcher;
@@ -78,8 +79,8 @@ impl<'a> Pipeline<'a> {
             index,
             writer,
             source: source.to_string(),
-            flows: HashMap::new(),
-            open_by_id: HashMap::new(),
+            flows: HashMap::default(),
+            open_by_id: HashMap::default(),
             max_serial: None,
             lingering: VecDeque::new(),
             sessions: Sessions::new(idle_gap_seconds),
@@ -110,7 +111,8 @@ impl<'a> Pipeline<'a> {
                 entry.locations.push(at);
                 if fresh {
                     self.max_serial = Some(pf.serial);
-                    self.open_by_id.insert(pf.community_id().to_string(), pf.serial);
+                    self.open_by_id
+                        .insert(pf.community_id().to_string(), pf.serial);
                 }
             }
         }
@@ -119,7 +121,12 @@ impl<'a> Pipeline<'a> {
             self.event(e)?;
         }
         self.write_lingering(false)?;
-        if self.now.0 >= self.last_session_sweep.0.saturating_add(SESSION_SWEEP_MICROS) {
+        if self.now.0
+            >= self
+                .last_session_sweep
+                .0
+                .saturating_add(SESSION_SWEEP_MICROS)
+        {
             self.last_session_sweep = self.now;
             self.sessions.expire(self.now, &mut self.done);
             self.write_sessions()?;
@@ -145,7 +152,14 @@ impl<'a> Pipeline<'a> {
     }
 
     fn session_of(&mut self, ip: IpAddr, ts: Timestamp) -> String {
-        let Pipeline { index, searcher, gap_micros, sessions, done, .. } = self;
+        let Pipeline {
+            index,
+            searcher,
+            gap_micros,
+            sessions,
+            done,
+            ..
+        } = self;
         let gap = *gap_micros;
         let mut earlier = |ip: IpAddr, ts: Timestamp| earlier_session(index, searcher, ip, ts, gap);
         sessions.session_for(ip, ts, &mut earlier, done)
@@ -158,7 +172,10 @@ impl<'a> Pipeline<'a> {
             return self.flow_end(serial, e, end);
         }
         // The flow's session, chosen at its first event.
-        let session = match serial.and_then(|s| self.flows.get(&s)).and_then(|f| f.session.clone()) {
+        let session = match serial
+            .and_then(|s| self.flows.get(&s))
+            .and_then(|f| f.session.clone())
+        {
             Some((_, id)) => id,
             None => {
                 let id = self.session_of(e.flow.src_ip, e.ts);
@@ -220,8 +237,12 @@ impl<'a> Pipeline<'a> {
                 break;
             }
             self.lingering.pop_front();
-            let Some(f) = self.flows.remove(&serial) else { continue };
-            let Some((flow, end, end_ts)) = &f.ended else { continue };
+            let Some(f) = self.flows.remove(&serial) else {
+                continue;
+            };
+            let Some((flow, end, end_ts)) = &f.ended else {
+                continue;
+            };
             let session = f.session.as_ref().map(|(_, id)| id.as_str()).unwrap_or("");
             let doc = docs::flow(
                 &self.index.fields,
@@ -246,8 +267,14 @@ impl<'a> Pipeline<'a> {
             if replaces {
                 let f = &self.index.fields;
                 let q: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
-                    (Occur::Must, self.index.term(f.kind, crate::index::schema::KIND_SESSION)),
-                    (Occur::Must, self.index.term(f.session_id, &summary.session_id)),
+                    (
+                        Occur::Must,
+                        self.index.term(f.kind, crate::index::schema::KIND_SESSION),
+                    ),
+                    (
+                        Occur::Must,
+                        self.index.term(f.session_id, &summary.session_id),
+                    ),
                 ]));
                 self.writer.delete(q)?;
             } else {
@@ -261,14 +288,23 @@ impl<'a> Pipeline<'a> {
 }
 
 /// A session in the index that activity by `ip` at `ts` continues.
-fn earlier_session(index: &Index, searcher: &Searcher, ip: IpAddr, ts: Timestamp, gap: i64) -> Option<Summary> {
+fn earlier_session(
+    index: &Index,
+    searcher: &Searcher,
+    ip: IpAddr,
+    ts: Timestamp,
+    gap: i64,
+) -> Option<Summary> {
     let f = &index.fields;
     let ip6 = match ip {
         IpAddr::V4(v4) => v4.to_ipv6_mapped(),
         IpAddr::V6(v6) => v6,
     };
     let q = BooleanQuery::new(vec![
-        (Occur::Must, index.term(f.kind, crate::index::schema::KIND_SESSION)),
+        (
+            Occur::Must,
+            index.term(f.kind, crate::index::schema::KIND_SESSION),
+        ),
         (
             Occur::Must,
             Box::new(tantivy::query::TermQuery::new(
@@ -281,7 +317,8 @@ fn earlier_session(index: &Index, searcher: &Searcher, ip: IpAddr, ts: Timestamp
     hits.into_iter().find_map(|at| {
         let doc = index.doc(searcher, at).ok()?;
         let s: Summary = serde_json::from_value(index.json(&doc)).ok()?;
-        let near = ts.0 <= s.last_seen.0.saturating_add(gap) && ts.0 >= s.first_seen.0.saturating_sub(gap);
+        let near =
+            ts.0 <= s.last_seen.0.saturating_add(gap) && ts.0 >= s.first_seen.0.saturating_sub(gap);
         near.then_some(s)
     })
 }

@@ -14,20 +14,30 @@ pub(crate) fn open_for_reading(data: &Path) -> Result<(Manifest, Index)> {
     let layout = layout(data);
     let manifest = Manifest::load(&layout.manifest())?.ok_or_else(|| Error::Io {
         path: data.to_path_buf(),
-        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no kyoka data here (run `kyoka ingest` first)"),
+        source: std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no kyoka data here (run `kyoka ingest` first)",
+        ),
     })?;
     let index = Index::open_or_create(&layout.index())?;
     Ok((manifest, index))
 }
 
 fn now() -> Timestamp {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     Timestamp(d.as_micros() as i64)
 }
 
 /// The newest `limit` documents of `kind` (all kinds when `None`) that
 /// match `query`, as their stored JSON.
-pub fn search(data: &Path, kind: Option<Kind>, query: &str, limit: usize) -> Result<Vec<serde_json::Value>> {
+pub fn search(
+    data: &Path,
+    kind: Option<Kind>,
+    query: &str,
+    limit: usize,
+) -> Result<Vec<serde_json::Value>> {
     let (manifest, index) = open_for_reading(data)?;
     let q = query::parse(&index, query, now())?;
     let q = index.restrict(q, kind, manifest.pending.as_deref());
@@ -65,7 +75,11 @@ pub fn stats(data: &Path) -> Result<Stats> {
     let layout = layout(data);
     let searcher = index.searcher()?;
     let count = |kind: Kind| -> Result<u64> {
-        let q = index.restrict(Box::new(tantivy::query::AllQuery), Some(kind), manifest.pending.as_deref());
+        let q = index.restrict(
+            Box::new(tantivy::query::AllQuery),
+            Some(kind),
+            manifest.pending.as_deref(),
+        );
         Ok(index.count(&searcher, q.as_ref())? as u64)
     };
     let (artifacts, artifact_bytes) = dir_size(&layout.artifacts());
@@ -83,12 +97,18 @@ pub fn stats(data: &Path) -> Result<Stats> {
         artifact_bytes,
         first_packet: manifest.files.iter().filter_map(|f| f.first_ts).min(),
         last_packet: manifest.files.iter().filter_map(|f| f.last_ts).max(),
-        damaged_sources: manifest.sources.iter().filter(|s| s.error.is_some()).count() as u64,
+        damaged_sources: manifest
+            .sources
+            .iter()
+            .filter(|s| s.error.is_some())
+            .count() as u64,
     })
 }
 
 fn dir_size(dir: &Path) -> (u64, u64) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return (0, 0) };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return (0, 0);
+    };
     entries
         .filter_map(|e| e.ok()?.metadata().ok())
         .filter(|m| m.is_file())

@@ -14,12 +14,19 @@ pub struct Locations {
 impl Locations {
     pub fn push(&mut self, loc: Location) {
         let delta = match self.last {
-            Some(prev) if prev.file == loc.file && loc.offset >= prev.offset => loc.offset - prev.offset,
+            Some(prev) if prev.file == loc.file && loc.offset >= prev.offset => {
+                loc.offset - prev.offset
+            }
             _ => loc.offset,
         };
-        let same_file = self.last.is_some_and(|p| p.file == loc.file && loc.offset >= p.offset);
+        let same_file = self
+            .last
+            .is_some_and(|p| p.file == loc.file && loc.offset >= p.offset);
         // File id 0 never names a store file: it means "same file as before".
-        put_varint(&mut self.bytes, if same_file { 0 } else { u64::from(loc.file) });
+        put_varint(
+            &mut self.bytes,
+            if same_file { 0 } else { u64::from(loc.file) },
+        );
         put_varint(&mut self.bytes, delta);
         self.last = Some(loc);
         self.count += 1;
@@ -47,9 +54,15 @@ pub fn decode(mut bytes: &[u8]) -> Option<Vec<Location>> {
         let delta = get_varint(&mut bytes)?;
         let loc = if file == 0 {
             let prev = last?;
-            Location { file: prev.file, offset: prev.offset.checked_add(delta)? }
+            Location {
+                file: prev.file,
+                offset: prev.offset.checked_add(delta)?,
+            }
         } else {
-            Location { file: u32::try_from(file).ok()?, offset: delta }
+            Location {
+                file: u32::try_from(file).ok()?,
+                offset: delta,
+            }
         };
         out.push(loc);
         last = Some(loc);
@@ -85,10 +98,22 @@ mod tests {
     #[test]
     fn round_trips_across_files() {
         let locs = [
-            Location { file: 1, offset: 24 },
-            Location { file: 1, offset: 100 },
-            Location { file: 2, offset: 24 },
-            Location { file: 2, offset: 1 << 40 },
+            Location {
+                file: 1,
+                offset: 24,
+            },
+            Location {
+                file: 1,
+                offset: 100,
+            },
+            Location {
+                file: 2,
+                offset: 24,
+            },
+            Location {
+                file: 2,
+                offset: 1 << 40,
+            },
         ];
         let mut packed = Locations::default();
         locs.iter().for_each(|&l| packed.push(l));

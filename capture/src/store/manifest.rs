@@ -61,7 +61,11 @@ pub struct Span {
 
 impl Manifest {
     pub fn new() -> Manifest {
-        Manifest { version: VERSION, next_file: 1, ..Manifest::default() }
+        Manifest {
+            version: VERSION,
+            next_file: 1,
+            ..Manifest::default()
+        }
     }
 
     pub fn load(path: &Path) -> Result<Option<Manifest>> {
@@ -88,7 +92,9 @@ impl Manifest {
         let tmp = path.with_extension("json.tmp");
         let json = serde_json::to_vec_pretty(self).map_err(|e| Error::io(&tmp)(e.into()))?;
         let mut f = File::create(&tmp).map_err(Error::io(&tmp))?;
-        f.write_all(&json).and_then(|()| f.sync_all()).map_err(Error::io(&tmp))?;
+        f.write_all(&json)
+            .and_then(|()| f.sync_all())
+            .map_err(Error::io(&tmp))?;
         fs::rename(&tmp, path).map_err(Error::io(path))?;
         sync_dir(dir)
     }
@@ -103,5 +109,7 @@ impl Manifest {
 }
 
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io(dir))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io(dir))
 }

@@ -40,7 +40,10 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> StoreConfig {
-        StoreConfig { max_file_bytes: 256 << 20, max_file_seconds: 3600 }
+        StoreConfig {
+            max_file_bytes: 256 << 20,
+            max_file_seconds: 3600,
+        }
     }
 }
 
@@ -118,7 +121,14 @@ impl Store {
             }
         };
         recover_files(&layout, &manifest)?;
-        Ok(Store { layout, config, manifest, current: None, spans: Vec::new(), _lock: lock })
+        Ok(Store {
+            layout,
+            config,
+            manifest,
+            current: None,
+            spans: Vec::new(),
+            _lock: lock,
+        })
     }
 
     pub fn layout(&self) -> &Layout {
@@ -155,7 +165,8 @@ impl Store {
             None => true,
             Some(a) => {
                 a.link_type != link_type
-                    || (a.bytes > pcapfile::FILE_HEADER_LEN && a.bytes + len > self.config.max_file_bytes)
+                    || (a.bytes > pcapfile::FILE_HEADER_LEN
+                        && a.bytes + len > self.config.max_file_bytes)
                     || a.first_ts.is_some_and(|first| {
                         frame.ts.0.saturating_sub(first.0)
                             > (self.config.max_file_seconds as i64).saturating_mul(1_000_000)
@@ -165,7 +176,10 @@ impl Store {
         if roll {
             self.roll(link_type)?;
         }
-        let a = self.current.as_mut().expect("an open store file after roll");
+        let a = self
+            .current
+            .as_mut()
+            .expect("an open store file after roll");
         let offset = a.bytes;
         let path = self.layout.pcap(a.id);
         pcapfile::write_record(&mut a.out, frame.ts, frame.data, frame.wire_len)
@@ -176,7 +190,11 @@ impl Store {
         a.last_ts = Some(frame.ts);
         match self.spans.last_mut() {
             Some(s) if s.file == a.id && s.end == offset => s.end = a.bytes,
-            _ => self.spans.push(Span { file: a.id, start: offset, end: a.bytes }),
+            _ => self.spans.push(Span {
+                file: a.id,
+                start: offset,
+                end: a.bytes,
+            }),
         }
         Ok(Location { file: a.id, offset })
     }
@@ -221,10 +239,15 @@ impl Store {
             }
         };
         let path = self.layout.pcap(id);
-        let mut file = OpenOptions::new().create(true).append(true).open(&path).map_err(Error::io(&path))?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(Error::io(&path))?;
         let mut bytes = bytes;
         if bytes == 0 {
-            file.write_all(&pcapfile::file_header(link_type)).map_err(Error::io(&path))?;
+            file.write_all(&pcapfile::file_header(link_type))
+                .map_err(Error::io(&path))?;
             file.sync_all().map_err(Error::io(&path))?;
             bytes = pcapfile::FILE_HEADER_LEN;
             self.manifest.files.push(StoreFile {
@@ -285,13 +308,21 @@ fn recover_files(layout: &Layout, manifest: &Manifest) -> Result<()> {
                     return Err(pcapfile::corrupt(
                         &path,
                         len,
-                        format!("the file is shorter than its checkpoint ({len} < {} bytes)", f.bytes),
+                        format!(
+                            "the file is shorter than its checkpoint ({len} < {} bytes)",
+                            f.bytes
+                        ),
                     ));
                 }
                 if len > f.bytes {
                     tracing::info!(path = %path.display(), from = len, to = f.bytes, "cutting uncommitted packets");
-                    let file = OpenOptions::new().write(true).open(&path).map_err(Error::io(&path))?;
-                    file.set_len(f.bytes).and_then(|()| file.sync_all()).map_err(Error::io(&path))?;
+                    let file = OpenOptions::new()
+                        .write(true)
+                        .open(&path)
+                        .map_err(Error::io(&path))?;
+                    file.set_len(f.bytes)
+                        .and_then(|()| file.sync_all())
+                        .map_err(Error::io(&path))?;
                 }
             }
         }
@@ -301,7 +332,12 @@ fn recover_files(layout: &Layout, manifest: &Manifest) -> Result<()> {
 
 fn lock(path: &Path) -> Result<File> {
     use std::os::fd::AsRawFd;
-    let file = OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(Error::io(path))?;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(Error::io(path))?;
     // SAFETY: a valid open descriptor owned by `file`.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if rc != 0 {

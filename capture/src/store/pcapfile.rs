@@ -26,7 +26,12 @@ pub fn file_header(link_type: u32) -> [u8; 24] {
     h
 }
 
-pub fn write_record(out: &mut impl Write, ts: Timestamp, data: &[u8], wire_len: u32) -> io::Result<()> {
+pub fn write_record(
+    out: &mut impl Write,
+    ts: Timestamp,
+    data: &[u8],
+    wire_len: u32,
+) -> io::Result<()> {
     let secs = ts.0.div_euclid(1_000_000).clamp(0, i64::from(u32::MAX)) as u32;
     let micros = ts.0.rem_euclid(1_000_000) as u32;
     let mut h = [0u8; 16];
@@ -69,12 +74,18 @@ impl Reader {
         let mut file = File::open(path).map_err(Error::io(path))?;
         let len = file.metadata().map_err(Error::io(path))?.len();
         let mut h = [0u8; 24];
-        file.read_exact(&mut h).map_err(|_| corrupt(path, 0, "no pcap file header"))?;
+        file.read_exact(&mut h)
+            .map_err(|_| corrupt(path, 0, "no pcap file header"))?;
         if u32::from_le_bytes(h[0..4].try_into().unwrap_or_default()) != MAGIC_MICROS {
             return Err(corrupt(path, 0, "not a pcap file written by the store"));
         }
         let link_type = u32::from_le_bytes(h[20..24].try_into().unwrap_or_default());
-        Ok(Reader { path: path.to_path_buf(), file, len, link_type })
+        Ok(Reader {
+            path: path.to_path_buf(),
+            file,
+            len,
+            link_type,
+        })
     }
 
     pub fn len(&self) -> u64 {
@@ -89,26 +100,52 @@ impl Reader {
     pub fn read_at(&mut self, offset: u64, end: u64) -> Result<Record> {
         let end = end.min(self.len);
         if offset + RECORD_HEADER_LEN > end {
-            return Err(corrupt(&self.path, offset, "record header past the end of the data"));
+            return Err(corrupt(
+                &self.path,
+                offset,
+                "record header past the end of the data",
+            ));
         }
-        self.file.seek(SeekFrom::Start(offset)).map_err(Error::io(&self.path))?;
+        self.file
+            .seek(SeekFrom::Start(offset))
+            .map_err(Error::io(&self.path))?;
         let mut h = [0u8; 16];
-        self.file.read_exact(&mut h).map_err(Error::io(&self.path))?;
+        self.file
+            .read_exact(&mut h)
+            .map_err(Error::io(&self.path))?;
         let word = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
         let (secs, micros, caplen, wire_len) = (word(0), word(4), word(8), word(12));
         if caplen > MAX_RECORD_LEN || micros >= 1_000_000 {
-            return Err(corrupt(&self.path, offset, format!("impossible record header (length {caplen}, microseconds {micros})")));
+            return Err(corrupt(
+                &self.path,
+                offset,
+                format!("impossible record header (length {caplen}, microseconds {micros})"),
+            ));
         }
         if offset + RECORD_HEADER_LEN + u64::from(caplen) > end {
-            return Err(corrupt(&self.path, offset, "record runs past the end of the data"));
+            return Err(corrupt(
+                &self.path,
+                offset,
+                "record runs past the end of the data",
+            ));
         }
         let mut raw = vec![0u8; RECORD_HEADER_LEN as usize + caplen as usize];
         raw[..16].copy_from_slice(&h);
-        self.file.read_exact(&mut raw[16..]).map_err(Error::io(&self.path))?;
-        Ok(Record { ts: Timestamp::from_timeval(i64::from(secs), i64::from(micros)), wire_len, raw })
+        self.file
+            .read_exact(&mut raw[16..])
+            .map_err(Error::io(&self.path))?;
+        Ok(Record {
+            ts: Timestamp::from_timeval(i64::from(secs), i64::from(micros)),
+            wire_len,
+            raw,
+        })
     }
 }
 
 pub fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> Error {
-    Error::CorruptStore { path: path.to_path_buf(), offset, reason: reason.into() }
+    Error::CorruptStore {
+        path: path.to_path_buf(),
+        offset,
+        reason: reason.into(),
+    }
 }
