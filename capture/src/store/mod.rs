@@ -100,6 +100,9 @@ pub struct Store {
     config: StoreConfig,
     manifest: Manifest,
     current: Option<Appender>,
+    /// Final state of store files rolled past since the last commit: the
+    /// manifest learns their lengths only at the commit.
+    rolled: Vec<StoreFile>,
     spans: Vec<Span>,
     _lock: File,
 }
@@ -121,11 +124,14 @@ impl Store {
             }
         };
         recover_files(&layout, &manifest)?;
+        let mut manifest = manifest;
+        drop_empty_files(&layout, &mut manifest)?;
         Ok(Store {
             layout,
             config,
             manifest,
             current: None,
+            rolled: Vec::new(),
             spans: Vec::new(),
             _lock: lock,
         })
@@ -199,21 +205,28 @@ impl Store {
         Ok(Location { file: a.id, offset })
     }
 
-    /// Flushes and fsyncs what was appended (first step of a commit).
+    /// Flushes and fsyncs what was appended (first step of a commit). The
+    /// manifest is not changed: until the commit, these bytes are not in it.
     pub fn sync(&mut self) -> Result<()> {
         if let Some(a) = &mut self.current {
             let path = self.layout.pcap(a.id);
             a.out.flush().map_err(Error::io(&path))?;
             a.out.get_ref().sync_data().map_err(Error::io(&path))?;
-            update_entry(&mut self.manifest, a);
         }
         Ok(())
     }
 
     /// Records `source` as committed (last step of a commit; `sync` and the
-    /// index commit come first). Returns the spans its packets went to.
+    /// index commit come first), with the spans its packets went to and the
+    /// new lengths of the store files.
     pub fn commit_source(&mut self, mut source: Source) -> Result<()> {
         self.sync()?;
+        let current = self.current.as_ref().map(snapshot);
+        for f in self.rolled.drain(..).chain(current) {
+            if let Some(entry) = self.manifest.files.iter_mut().find(|e| e.id == f.id) {
+                *entry = f;
+            }
+        }
         source.spans = std::mem::take(&mut self.spans);
         self.manifest.sources.push(source);
         self.manifest.pending = None;
@@ -222,6 +235,9 @@ impl Store {
 
     fn roll(&mut self, link_type: u32) -> Result<()> {
         self.sync()?;
+        if let Some(a) = &self.current {
+            self.rolled.push(snapshot(a));
+        }
         // Reuse the last file after a restart when it fits.
         let reuse = self
             .current
@@ -275,12 +291,14 @@ impl Store {
     }
 }
 
-fn update_entry(manifest: &mut Manifest, a: &Appender) {
-    if let Some(f) = manifest.files.iter_mut().find(|f| f.id == a.id) {
-        f.bytes = a.bytes;
-        f.packets = a.packets;
-        f.first_ts = a.first_ts;
-        f.last_ts = a.last_ts;
+fn snapshot(a: &Appender) -> StoreFile {
+    StoreFile {
+        id: a.id,
+        link_type: a.link_type,
+        bytes: a.bytes,
+        packets: a.packets,
+        first_ts: a.first_ts,
+        last_ts: a.last_ts,
     }
 }
 
@@ -325,6 +343,30 @@ fn recover_files(layout: &Layout, manifest: &Manifest) -> Result<()> {
                         .map_err(Error::io(&path))?;
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// Store files with no packet (left by an ingest that did not commit) are
+/// removed, so a redone ingest leaves the same files as one that never died.
+fn drop_empty_files(layout: &Layout, manifest: &mut Manifest) -> Result<()> {
+    let empty: Vec<u32> = manifest
+        .files
+        .iter()
+        .filter(|f| f.bytes <= pcapfile::FILE_HEADER_LEN)
+        .map(|f| f.id)
+        .collect();
+    if empty.is_empty() {
+        return Ok(());
+    }
+    manifest.files.retain(|f| !empty.contains(&f.id));
+    manifest.save(&layout.manifest())?;
+    for id in empty {
+        let path = layout.pcap(id);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&path)(e)),
+            _ => {}
         }
     }
     Ok(())
