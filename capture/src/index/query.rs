@@ -545,6 +545,20 @@ mod tests {
         check("", "");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_input_is_rewritten_or_refused_without_panicking(q in "\\PC{0,40}") {
+            let _ = rewrite(&q, Timestamp(0));
+        }
+
+        #[test]
+        fn query_like_input_is_rewritten_or_refused(q in "[a-z_:.\\[\\]{}()\"<>=*/ 0-9-]{0,40}") {
+            if let Err(Error::Query { column, .. }) = rewrite(&q, Timestamp(0)) {
+                proptest::prop_assert!(column >= 1 && column <= q.chars().count() + 1);
+            }
+        }
+    }
+
     #[test]
     fn says_where_and_why() {
         check_err(
