@@ -14,14 +14,18 @@ use crate::store::{Error, Result};
 /// Indexing memory for the writer (tantivy flushes segments past it).
 const WRITER_BYTES: usize = 128 << 20;
 
+/// Documents sent to the thread at once (one wake-up per batch).
+const BATCH: usize = 512;
+
 enum Op {
-    Add(TantivyDocument),
+    Add(Vec<TantivyDocument>),
     Delete(Box<dyn Query>),
     Commit(SyncSender<Result<()>>),
 }
 
 pub struct Writer {
     tx: Option<SyncSender<Op>>,
+    batch: Vec<TantivyDocument>,
     thread: Option<JoinHandle<Result<()>>>,
     path: PathBuf,
 }
@@ -31,7 +35,7 @@ impl Writer {
         let writer: IndexWriter<TantivyDocument> = index
             .writer_with_num_threads(1, WRITER_BYTES)
             .map_err(|e| super::index_error(&path, e))?;
-        let (tx, rx) = sync_channel(4096);
+        let (tx, rx) = sync_channel(16);
         let thread_path = path.clone();
         let thread = std::thread::Builder::new()
             .name("kyoka-index".into())
@@ -39,6 +43,7 @@ impl Writer {
             .map_err(Error::io(&path))?;
         Ok(Writer {
             tx: Some(tx),
+            batch: Vec::with_capacity(BATCH),
             thread: Some(thread),
             path,
         })
@@ -66,15 +71,30 @@ impl Writer {
     }
 
     pub fn add(&mut self, doc: TantivyDocument) -> Result<()> {
-        self.send(Op::Add(doc))
+        self.batch.push(doc);
+        if self.batch.len() >= BATCH {
+            self.flush()?;
+        }
+        Ok(())
     }
 
+    fn flush(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.send(Op::Add(batch))
+    }
+
+    /// Deletes what `query` matches, after the documents added before.
     pub fn delete(&mut self, query: Box<dyn Query>) -> Result<()> {
+        self.flush()?;
         self.send(Op::Delete(query))
     }
 
     /// Commits everything sent so far; returns once it is durable.
     pub fn commit(&mut self) -> Result<()> {
+        self.flush()?;
         let (tx, rx) = sync_channel(1);
         self.send(Op::Commit(tx))?;
         match rx.recv() {
@@ -110,8 +130,10 @@ fn run(mut writer: IndexWriter<TantivyDocument>, rx: Receiver<Op>, path: PathBuf
     let fail = |e: tantivy::TantivyError| super::index_error(&path, e);
     while let Ok(op) = rx.recv() {
         match op {
-            Op::Add(doc) => {
-                writer.add_document(doc).map_err(fail)?;
+            Op::Add(docs) => {
+                for doc in docs {
+                    writer.add_document(doc).map_err(fail)?;
+                }
             }
             Op::Delete(query) => {
                 writer.delete_query(query).map_err(fail)?;
