@@ -590,6 +590,36 @@ fn a_damaged_index_says_so_and_reindex_repairs_it() {
 }
 
 #[test]
+fn damaged_and_unreadable_captures_do_not_stop_the_others() {
+    let data = tempfile::tempdir().unwrap();
+    let original = std::fs::read(capture("http/http-session.pcap")).unwrap();
+    let truncated = data.path().join("truncated.pcap");
+    std::fs::write(&truncated, &original[..original.len() * 2 / 3 + 7]).unwrap();
+    let garbage = data.path().join("garbage.pcap");
+    std::fs::write(&garbage, b"this is not a capture file").unwrap();
+    let missing = data.path().join("missing.pcap");
+    let store = data.path().join("store");
+    let out = ingest(
+        &store,
+        &[garbage, missing, truncated, capture("ftp/ftp-hydra.pcap")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("garbage.pcap") && stderr.contains("missing.pcap"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the packets before the damage were kept"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"));
+    assert!(!search(&store, "events", "protocol:http").is_empty());
+    assert!(!search(&store, "events", "type:ftp.login").is_empty());
+    assert_eq!(stats(&store)["damaged_sources"], 1);
+}
+
+#[test]
 fn a_bad_query_says_where_and_why() {
     let data = tempfile::tempdir().unwrap();
     ok(ingest(data.path(), &[capture("ftp/ftp-hydra.pcap")]));

@@ -41,11 +41,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 pub fn summary(report: &IngestReport, json: bool) -> anyhow::Result<()> {
     for f in &report.files {
-        if f.skipped {
+        if f.skipped && f.error.is_none() {
             eprintln!("{}: already ingested, skipped", f.path.display());
         }
-        if let Some(e) = &f.error {
-            eprintln!("kyoka: {e} (the packets before the damage were kept)");
+        match (&f.error, f.skipped) {
+            (Some(e), true) => eprintln!("kyoka: {e}"),
+            (Some(e), false) => eprintln!("kyoka: {e} (the packets before the damage were kept)"),
+            (None, _) => {}
         }
     }
     let t = &report.totals;

@@ -39,7 +39,8 @@ pub struct FileReport {
     /// Already in the store: nothing added.
     pub skipped: bool,
     pub counts: Counts,
-    /// The file was damaged; the packets before the damage were kept.
+    /// The file was damaged (the packets before the damage were kept) or
+    /// could not be read at all (`skipped`).
     pub error: Option<String>,
 }
 
@@ -71,7 +72,21 @@ pub fn ingest(
     let artifacts = ArtifactStore::in_dir(store.layout().artifacts())?;
     let mut report = IngestReport::default();
     for path in files {
-        let (sha256, file_bytes) = hash_file(path)?;
+        // A file that cannot be read is reported and the others go on.
+        let unreadable = |e: Error| FileReport {
+            path: path.clone(),
+            sha256: String::new(),
+            skipped: true,
+            counts: Counts::default(),
+            error: Some(e.to_string()),
+        };
+        let (sha256, file_bytes) = match hash_file(path) {
+            Ok(x) => x,
+            Err(e) => {
+                report.files.push(unreadable(e));
+                continue;
+            }
+        };
         if store.manifest().has_source(&sha256) {
             report.files.push(FileReport {
                 path: path.clone(),
@@ -83,7 +98,13 @@ pub fn ingest(
             continue;
         }
         // Open before anything is marked: an unreadable file changes nothing.
-        let mut source = FileSource::open(path)?;
+        let mut source = match FileSource::open(path) {
+            Ok(s) => s,
+            Err(e) => {
+                report.files.push(unreadable(e.into()));
+                continue;
+            }
+        };
         let link = source.link();
         let dlt = source.dlt() as u32;
         store.begin_source(&sha256)?;
