@@ -13,6 +13,9 @@ use sha2::{Digest, Sha256};
 /// Distinct values kept per list; strings are cut at `MAX_VALUE_CHARS`.
 const MAX_VALUES: usize = 1024;
 const MAX_VALUE_CHARS: usize = 256;
+/// Sessions kept open at once; past it the least recently active tenth
+/// without open flows is written out early (a scan from many addresses).
+const MAX_OPEN_SESSIONS: usize = 100_000;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FileRef {
@@ -281,6 +284,9 @@ impl Sessions {
             let old = self.open.remove(&ip).expect("present");
             done.push((old.summary, old.replaces));
         }
+        if self.open.len() >= MAX_OPEN_SESSIONS {
+            self.shed(done);
+        }
         let (summary, replaces) = match earlier(ip, ts) {
             Some(s) => (s, true),
             None => (Summary::new(ip, ts), false),
@@ -332,10 +338,107 @@ impl Sessions {
         }
     }
 
+    /// Writes out the least recently active tenth of the sessions that have
+    /// no open flow.
+    fn shed(&mut self, done: &mut Vec<(Summary, bool)>) {
+        let mut idle: Vec<(Timestamp, IpAddr)> = self
+            .open
+            .iter()
+            .filter(|(_, o)| o.open_flows == 0)
+            .map(|(ip, o)| (o.summary.last_seen, *ip))
+            .collect();
+        idle.sort_unstable();
+        for (_, ip) in idle.into_iter().take(MAX_OPEN_SESSIONS / 10) {
+            if let Some(o) = self.open.remove(&ip) {
+                done.push((o.summary, o.replaces));
+            }
+        }
+    }
+
     /// Every open session, at the end of a source.
     pub fn finish(&mut self, done: &mut Vec<(Summary, bool)>) {
         let mut all: Vec<Open> = self.open.drain().map(|(_, o)| o).collect();
         all.sort_by_key(|o| o.summary.first_seen);
         done.extend(all.into_iter().map(|o| (o.summary, o.replaces)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp(seconds * 1_000_000)
+    }
+
+    /// Activity `(address, second, opens a flow, closes a flow)` in order;
+    /// returns the session index of each step (0, 1, … in order of creation).
+    fn check(steps: &[(&str, i64, bool, bool)], expected: &[usize]) {
+        let mut sessions = Sessions::new(1800);
+        let mut done = Vec::new();
+        let mut ids: Vec<String> = Vec::new();
+        let mut got = Vec::new();
+        for &(ip, second, opens, closes) in steps {
+            let ip: IpAddr = ip.parse().unwrap();
+            let id = sessions.session_for(ip, at(second), &mut |_, _| None, &mut done);
+            if let Some(s) = sessions.get_mut(ip, &id) {
+                s.touch(at(second));
+            }
+            if opens {
+                sessions.flow_opened(ip);
+            }
+            if closes {
+                sessions.flow_closed(ip);
+            }
+            if !ids.contains(&id) {
+                ids.push(id.clone());
+            }
+            got.push(ids.iter().position(|x| *x == id).unwrap());
+        }
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn an_idle_gap_starts_a_new_session() {
+        let a = "203.0.113.7";
+        let b = "2001:db8::7";
+        check(
+            &[
+                (a, 0, false, false),
+                (a, 1799, false, false),
+                (a, 3600, false, false),
+            ],
+            &[0, 0, 1],
+        );
+        check(
+            &[
+                (a, 0, false, false),
+                (b, 10, false, false),
+                (a, 20, false, false),
+            ],
+            &[0, 1, 0],
+        );
+        // An open flow keeps its session going however long it lasts.
+        check(
+            &[
+                (a, 0, true, false),
+                (a, 7200, false, true),
+                (a, 7300, false, false),
+            ],
+            &[0, 0, 0],
+        );
+    }
+
+    #[test]
+    fn ids_depend_only_on_address_and_first_time() {
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(
+            Summary::new(ip, at(5)).session_id,
+            Summary::new(ip, at(5)).session_id
+        );
+        assert_ne!(
+            Summary::new(ip, at(5)).session_id,
+            Summary::new(ip, at(6)).session_id
+        );
     }
 }
