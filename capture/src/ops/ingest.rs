@@ -80,22 +80,39 @@ pub fn ingest(
             counts: Counts::default(),
             error: Some(e.to_string()),
         };
-        let (sha256, file_bytes) = match hash_file(path) {
+        let (fingerprint, file_bytes) = match fingerprint(path) {
             Ok(x) => x,
             Err(e) => {
                 report.files.push(unreadable(e));
                 continue;
             }
         };
-        if store.manifest().has_source(&sha256) {
-            report.files.push(FileReport {
-                path: path.clone(),
-                sha256,
-                skipped: true,
-                counts: Counts::default(),
-                error: None,
-            });
-            continue;
+        // A probable copy of a source already in: the full hash decides.
+        let candidates: Vec<String> = store
+            .manifest()
+            .sources
+            .iter()
+            .filter(|s| s.fingerprint == fingerprint && s.bytes == file_bytes)
+            .map(|s| s.sha256.clone())
+            .collect();
+        if !candidates.is_empty() {
+            match hash_file(path) {
+                Ok((sha256, _)) if candidates.contains(&sha256) => {
+                    report.files.push(FileReport {
+                        path: path.clone(),
+                        sha256,
+                        skipped: true,
+                        counts: Counts::default(),
+                        error: None,
+                    });
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    report.files.push(unreadable(e));
+                    continue;
+                }
+            }
         }
         // Open before anything is marked: an unreadable file changes nothing.
         let mut source = match FileSource::open(path) {
@@ -105,9 +122,16 @@ pub fn ingest(
                 continue;
             }
         };
+        // Documents and flow keys carry this id; the full SHA-256 is
+        // computed on another thread while the file is ingested.
+        let id = format!("{}-{}", &fingerprint[..16], store.manifest().sources.len());
+        let hashing = {
+            let path = path.clone();
+            std::thread::spawn(move || hash_file(&path))
+        };
         let link = source.link();
         let dlt = source.dlt() as u32;
-        store.begin_source(&sha256)?;
+        store.begin_source(&id)?;
         let mut writer = index.writer()?;
         let engine = Engine::new(options.engine.clone(), artifacts.clone());
         let mut pipeline = Pipeline::new(
@@ -115,7 +139,7 @@ pub fn ingest(
             link,
             &index,
             &mut writer,
-            &sha256,
+            &id,
             options.idle_gap_seconds,
         )?;
         let mut read_bytes = 24u64;
@@ -142,6 +166,10 @@ pub fn ingest(
             }
         }
         let counts = pipeline.finish()?;
+        let sha256 = match hashing.join() {
+            Ok(hashed) => hashed?.0,
+            Err(_) => return Err(Error::io(path)(std::io::Error::other("hashing failed"))),
+        };
         progress(&Progress {
             path,
             file_bytes,
@@ -151,12 +179,19 @@ pub fn ingest(
         commit(
             &mut store,
             &mut writer,
-            &sha256,
-            path,
-            file_bytes,
-            dlt,
-            counts,
-            damage.clone(),
+            Source {
+                id,
+                sha256: sha256.clone(),
+                fingerprint,
+                path: path.display().to_string(),
+                bytes: file_bytes,
+                packets: counts.packets,
+                flows: counts.flows,
+                events: counts.events,
+                link_type: dlt,
+                spans: Vec::new(),
+                error: damage.clone(),
+            },
         )?;
         writer.close()?;
         add(&mut report.totals, counts);
@@ -173,30 +208,43 @@ pub fn ingest(
     Ok(report)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The commit point: store fsynced, index committed, then the manifest.
 fn commit(
     store: &mut Store,
     writer: &mut crate::index::writer::Writer,
-    sha256: &str,
-    path: &Path,
-    file_bytes: u64,
-    dlt: u32,
-    counts: Counts,
-    error: Option<String>,
+    source: Source,
 ) -> Result<()> {
     store.sync()?;
     writer.commit()?;
-    store.commit_source(Source {
-        sha256: sha256.to_string(),
-        path: path.display().to_string(),
-        bytes: file_bytes,
-        packets: counts.packets,
-        flows: counts.flows,
-        events: counts.events,
-        link_type: dlt,
-        spans: Vec::new(),
-        error,
-    })
+    store.commit_source(source)
+}
+
+/// SHA-256 of the size, the first and the last MiB: equal files have equal
+/// fingerprints, so only a file whose fingerprint is known needs its full
+/// hash before ingest.
+fn fingerprint(path: &Path) -> Result<(String, u64)> {
+    use std::io::{Seek, SeekFrom};
+    const EDGE: u64 = 1 << 20;
+    let bad = |e: std::io::Error| {
+        Error::Capture(crate::Error::BadCapture {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    };
+    let mut file = File::open(path).map_err(bad)?;
+    let size = file.metadata().map_err(bad)?.len();
+    let mut h = Sha256::new();
+    h.update(size.to_le_bytes());
+    let mut buf = vec![0u8; EDGE.min(size) as usize];
+    file.read_exact(&mut buf).map_err(bad)?;
+    h.update(&buf);
+    if size > EDGE {
+        file.seek(SeekFrom::Start(size - EDGE.min(size)))
+            .map_err(bad)?;
+        file.read_exact(&mut buf).map_err(bad)?;
+        h.update(&buf);
+    }
+    Ok((hex::encode(h.finalize()), size))
 }
 
 fn add(total: &mut Counts, c: Counts) {
@@ -260,7 +308,7 @@ pub fn reindex(
             link,
             &index,
             &mut writer,
-            &source.sha256,
+            source.tag(),
             options.idle_gap_seconds,
         )?;
         for span in &source.spans {

@@ -148,7 +148,7 @@ impl<'a> Pipeline<'a> {
     }
 
     fn flow_key(&self, serial: u64) -> String {
-        format!("{}-{serial}", &self.source[..self.source.len().min(12)])
+        format!("{}-{serial}", self.source)
     }
 
     fn session_of(&mut self, ip: IpAddr, ts: Timestamp) -> String {

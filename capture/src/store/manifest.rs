@@ -38,7 +38,13 @@ pub struct StoreFile {
 /// One ingested capture file, known by the SHA-256 of its bytes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Source {
+    /// What the source's index documents and flow keys carry.
+    #[serde(default)]
+    pub id: String,
     pub sha256: String,
+    /// SHA-256 of the size and the first and last MiB (see `ops::ingest`).
+    #[serde(default)]
+    pub fingerprint: String,
     pub path: String,
     pub bytes: u64,
     pub packets: u64,
@@ -50,6 +56,17 @@ pub struct Source {
     /// Set when the capture file was damaged: the packets before the
     /// damage were kept.
     pub error: Option<String>,
+}
+
+impl Source {
+    /// The id its documents carry.
+    pub fn tag(&self) -> &str {
+        if self.id.is_empty() {
+            &self.sha256
+        } else {
+            &self.id
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

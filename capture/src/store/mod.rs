@@ -187,9 +187,9 @@ impl Store {
             .as_mut()
             .expect("an open store file after roll");
         let offset = a.bytes;
-        let path = self.layout.pcap(a.id);
-        pcapfile::write_record(&mut a.out, frame.ts, frame.data, frame.wire_len)
-            .map_err(Error::io(&path))?;
+        if let Err(e) = pcapfile::write_record(&mut a.out, frame.ts, frame.data, frame.wire_len) {
+            return Err(Error::io(self.layout.pcap(a.id))(e));
+        }
         a.bytes += len;
         a.packets += 1;
         a.first_ts.get_or_insert(frame.ts);
