@@ -32,18 +32,15 @@ impl ArtifactStore {
         self.dir.as_deref()
     }
 
+    /// A writer; its temporary file is created at the first byte, so
+    /// empty artifacts cost no file system work.
     pub fn writer(&self) -> ArtifactWriter {
-        let file = self.dir.as_ref().and_then(|dir| {
-            tempfile::Builder::new()
-                .prefix(".partial-")
-                .tempfile_in(dir)
-                .ok()
-        });
         ArtifactWriter {
             hasher: Sha256::new(),
             size: 0,
-            file,
+            file: None,
             dir: self.dir.clone(),
+            failed: false,
         }
     }
 }
@@ -53,6 +50,8 @@ pub struct ArtifactWriter {
     size: u64,
     file: Option<tempfile::NamedTempFile>,
     dir: Option<PathBuf>,
+    /// Keeping failed (no temporary file, or out of disk): only hash.
+    failed: bool,
 }
 
 /// A finished artifact.
@@ -66,12 +65,25 @@ pub struct Artifact {
 
 impl ArtifactWriter {
     pub fn write(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
         self.hasher.update(data);
         self.size += data.len() as u64;
+        if self.file.is_none() && !self.failed {
+            self.file = self.dir.as_ref().and_then(|dir| {
+                tempfile::Builder::new()
+                    .prefix(".partial-")
+                    .tempfile_in(dir)
+                    .ok()
+            });
+            self.failed = self.file.is_none();
+        }
         if let Some(file) = &mut self.file {
             if file.write_all(data).is_err() {
                 // Out of disk: keep hashing, stop keeping.
                 self.file = None;
+                self.failed = true;
             }
         }
     }
@@ -90,6 +102,12 @@ impl ArtifactWriter {
                 } else {
                     file.persist(&target).ok().map(|_| target)
                 }
+            }
+            // An empty artifact is kept too, as it was before files were
+            // created lazily.
+            (None, Some(dir)) if self.size == 0 && !self.failed => {
+                let target = dir.join(&sha256);
+                (target.exists() || fs::File::create(&target).is_ok()).then_some(target)
             }
             _ => None,
         };
@@ -119,5 +137,18 @@ mod tests {
         );
         assert_eq!(a.size, 11);
         assert_eq!(fs::read(a.path.unwrap()).unwrap(), b"hello world");
+    }
+
+    #[test]
+    fn writers_touch_the_disk_only_for_bytes_and_empty_files_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ArtifactStore::in_dir(dir.path()).unwrap();
+        let writers: Vec<ArtifactWriter> = (0..100).map(|_| store.writer()).collect();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        drop(writers);
+        let empty = store.writer().finish();
+        assert_eq!(empty.sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(fs::read(empty.path.unwrap()).unwrap(), b"");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
