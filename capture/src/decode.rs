@@ -229,10 +229,7 @@ mod tests {
     #[test]
     fn reads_tcp_behind_a_vlan_tag() {
         let frame = tcp_frame(b"USER x\r\n");
-        let Network::Packet(p) = network(LinkType::Ethernet, &frame) else {
-            panic!("not ip")
-        };
-        let ip = ip_layer(&p).unwrap();
+        let ip = ip_packet(LinkType::Ethernet, &frame).unwrap();
         let d = transport(ip.src, ip.dst, ip.protocol, ip.payload, ip.missing).unwrap();
         assert_eq!((d.src_port, d.dst_port), (40000, 21));
         assert_eq!(d.payload, b"USER x\r\n");
