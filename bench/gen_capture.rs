@@ -6,6 +6,11 @@
 //! bulk of the bytes. The same seed and size give the same file.
 //!
 //! `cargo run --release --example gen_capture -- SEED SIZE_MB OUT.pcap`
+//!
+//! With `flood` as the seed it writes a hostile capture instead: hundreds of
+//! thousands of connections that never end, each leaving an incomplete HTTP
+//! request head and an out-of-order segment behind a hole, to show that
+//! memory stays bounded.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -230,8 +235,11 @@ fn main() -> std::io::Result<()> {
         eprintln!("usage: gen_capture SEED SIZE_MB OUT.pcap");
         std::process::exit(2);
     }
-    let seed: u64 = args[1].parse().expect("SEED is a number");
     let target = args[2].parse::<u64>().expect("SIZE_MB is a number") << 20;
+    if args[1] == "flood" {
+        return flood(target, Path::new(&args[3]));
+    }
+    let seed: u64 = args[1].parse().expect("SEED is a number");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let templates = templates(root);
     assert!(!templates.is_empty(), "no template conversations found");
@@ -273,5 +281,30 @@ fn main() -> std::io::Result<()> {
     }
     out.out.flush()?;
     eprintln!("{} conversations, {} MB", n, out.written >> 20);
+    Ok(())
+}
+
+/// Connections that never end and leave bytes waiting: an incomplete
+/// request head (dissector) and a segment beyond a hole (reassembly).
+fn flood(target: u64, path: &Path) -> std::io::Result<()> {
+    let mut out = PcapWriter::create(path)?;
+    let server = [172, 16, 0, 80];
+    let mut head = b"GET /flood HTTP/1.1\r\nHost: flood.example\r\nX-Pad: ".to_vec();
+    head.resize(1300, b'a');
+    let ahead = vec![b'b'; 1400];
+    let mut n = 0u32;
+    while out.written < target {
+        n += 1;
+        let client = [10, (n >> 16) as u8, (n >> 8) as u8, n as u8];
+        let port = 1024 + (n % 60_000) as u16;
+        let isn = n.wrapping_mul(2_654_435_761);
+        out.frame(&tcp_frame(client, server, port, 80, isn, 0, SYN, &[]))?;
+        out.frame(&tcp_frame(server, client, 80, port, 7, isn.wrapping_add(1), SYN | ACK, &[]))?;
+        out.frame(&tcp_frame(client, server, port, 80, isn.wrapping_add(1), 8, ACK | PSH, &head))?;
+        let beyond = isn.wrapping_add(1 + head.len() as u32 + 5000);
+        out.frame(&tcp_frame(client, server, port, 80, beyond, 8, ACK | PSH, &ahead))?;
+    }
+    out.out.flush()?;
+    eprintln!("{n} connections, {} MB", out.written >> 20);
     Ok(())
 }
