@@ -1532,3 +1532,301 @@ fn check_mongo(c: &Capture) {
 fn mongo_pymongo() {
     check_mongo(&load("mongo", "mongo-pymongo"));
 }
+
+// ---------------------------------------------------------------------------
+// Mid-stream and half-duplex: the same captures, cut
+
+/// A classic pcap file split into its global header and its records (each
+/// with its 16-byte record header), enough to drop packets and write the
+/// rest back.
+struct Pcap {
+    header: Vec<u8>,
+    records: Vec<Vec<u8>>,
+}
+
+impl Pcap {
+    fn read(path: &Path) -> Pcap {
+        let bytes = std::fs::read(path).unwrap();
+        let header = bytes[..24].to_vec();
+        let little_endian = match header[..4] {
+            [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => true,
+            [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => false,
+            _ => panic!("{}: not a classic pcap", path.display()),
+        };
+        let mut records = Vec::new();
+        let mut at = 24;
+        while at + 16 <= bytes.len() {
+            let len: [u8; 4] = bytes[at + 8..at + 12].try_into().unwrap();
+            let len = if little_endian {
+                u32::from_le_bytes(len)
+            } else {
+                u32::from_be_bytes(len)
+            } as usize;
+            records.push(bytes[at..at + 16 + len].to_vec());
+            at += 16 + len;
+        }
+        assert_eq!(at, bytes.len(), "{}: trailing bytes", path.display());
+        Pcap { header, records }
+    }
+
+    /// The TCP (source port, payload) of a record: Ethernet, IPv4 or IPv6.
+    fn tcp(record: &[u8]) -> Option<(u16, &[u8])> {
+        let frame = record.get(16..)?;
+        let (next, ip) = match frame.get(12..14)? {
+            [0x08, 0x00] => {
+                let ihl = usize::from(frame.get(14)? & 0x0f) * 4;
+                (*frame.get(14 + 9)?, frame.get(14 + ihl..)?)
+            }
+            [0x86, 0xdd] => (*frame.get(14 + 6)?, frame.get(14 + 40..)?),
+            _ => return None,
+        };
+        if next != 6 {
+            return None;
+        }
+        let src_port = u16::from_be_bytes([*ip.first()?, *ip.get(1)?]);
+        let offset = usize::from(ip.get(12)? >> 4) * 4;
+        Some((src_port, ip.get(offset..)?))
+    }
+
+    /// Index of the first record whose TCP payload contains `needle`.
+    fn first_with(&self, needle: &[u8]) -> usize {
+        self.records
+            .iter()
+            .position(|r| Pcap::tcp(r).is_some_and(|(_, p)| find(p, needle).is_some()))
+            .unwrap_or_else(|| panic!("no packet carries {:?}", String::from_utf8_lossy(needle)))
+    }
+
+    /// Writes the records `keep` accepts to a new file in `dir`.
+    fn write(&self, dir: &Path, name: &str, keep: impl Fn(usize, &[u8]) -> bool) -> PathBuf {
+        let mut out = self.header.clone();
+        for (i, r) in self.records.iter().enumerate() {
+            if keep(i, r) {
+                out.extend_from_slice(r);
+            }
+        }
+        let path = dir.join(name);
+        std::fs::write(&path, out).unwrap();
+        path
+    }
+}
+
+fn load_cut(
+    protocol: &str,
+    name: &str,
+    cut: &str,
+    keep: impl Fn(&Pcap, usize, &[u8]) -> bool,
+) -> (Capture, tempfile::TempDir) {
+    let dir = captures_dir().join(protocol);
+    let facts: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join(format!("{name}.facts.json"))).unwrap(),
+    )
+    .unwrap();
+    let pcap = Pcap::read(&dir.join(format!("{name}.pcap")));
+    let scratch = tempfile::tempdir().unwrap();
+    let path = pcap.write(scratch.path(), &format!("{name}-{cut}.pcap"), |i, r| {
+        keep(&pcap, i, r)
+    });
+    (dissect(&format!("{name} ({cut})"), &path, facts), scratch)
+}
+
+/// MySQL picked up in the middle of a session: everything before the packet
+/// carrying `SHOW DATABASES` (greeting, login, the first query) is cut. The
+/// session's later commands, with their results, must still be decoded, and
+/// the connections after it in full.
+#[test]
+fn mysql_mid_stream() {
+    let (c, _scratch) = load_cut("mysql", "mysql-session", "mid-stream", |pcap, i, _| {
+        i >= pcap.first_with(b"SHOW DATABASES")
+    });
+    let mut check = Check::new(&c);
+    let session = c
+        .of("flow.end")
+        .into_iter()
+        .find(|e| e["mid_stream"] == true)
+        .cloned();
+    check.truth("the cut session is flagged mid_stream", session.is_some());
+    if let Some(end) = &session {
+        check.eq(
+            "cut session protocol",
+            str_of(&end["protocol"]),
+            Some("mysql"),
+        );
+        check.eq(
+            "cut session server port",
+            end["flow"]["dst_port"].as_u64(),
+            Some(3306),
+        );
+    }
+    // Facts from SHOW DATABASES on: commands 1.., logins 2.. (the failed
+    // login's connection and the session's own login are gone).
+    let facts_commands = &c.facts_list("commands")[1..];
+    let commands = c.of("mysql.command");
+    check.eq("command count", commands.len(), facts_commands.len());
+    for (i, (ours, fact)) in commands.iter().zip(facts_commands).enumerate() {
+        let what = format!("command {i} {} {}", fact["command"], arg_of(fact));
+        check.eq(
+            format!("{what} command"),
+            str_of(&ours["command"]),
+            str_of(&fact["command"]),
+        );
+        check.eq(
+            format!("{what} arg"),
+            str_of(&ours["arg"]),
+            Some(arg_of(fact)),
+        );
+        if fact["command"] != "quit" {
+            check.eq(
+                format!("{what} success"),
+                ours["success"].as_bool(),
+                fact["success"].as_bool(),
+            );
+        }
+        check.eq(
+            format!("{what} rows"),
+            ours["rows"].as_u64(),
+            fact["rows"].as_u64(),
+        );
+        check.eq(
+            format!("{what} error_code"),
+            ours["error_code"].as_u64(),
+            fact["error_code"].as_u64(),
+        );
+    }
+    let users: Vec<Option<&str>> = c
+        .of("mysql.login")
+        .iter()
+        .map(|l| str_of(&l["user"]))
+        .collect();
+    check.eq(
+        "logins after the cut",
+        users,
+        vec![Some("dbadmin"), Some("dbadmin")],
+    );
+    check.finish(format!("{} commands decoded after the cut", commands.len()));
+}
+
+/// Redis seen one way only (a tap that lost the server's side): every
+/// command, with its arguments, must still come out, without replies.
+#[test]
+fn redis_half_duplex() {
+    let server_port = 6379;
+    let (c, _scratch) = load_cut("redis", "redis-session", "client-only", |_, _, r| {
+        Pcap::tcp(r).is_some_and(|(src, _)| src != server_port)
+    });
+    let mut check = Check::new(&c);
+    for end in c.of("flow.end") {
+        check.eq(
+            format!("flow {} protocol", end["flow"]["src_port"]),
+            str_of(&end["protocol"]),
+            Some("redis"),
+        );
+    }
+    let commands = c.of("redis.command");
+    let facts_commands = c.facts_list("commands");
+    check.eq("command count", commands.len(), facts_commands.len());
+    for (i, (ours, fact)) in commands.iter().zip(&facts_commands).enumerate() {
+        let what = format!("command {i} {} {}", fact["name"], arg_of(fact));
+        check.eq(
+            format!("{what} name"),
+            str_of(&ours["name"]),
+            str_of(&fact["name"]),
+        );
+        if let Some(facts_args) = fact["args"].as_array() {
+            check.eq(
+                format!("{what} args"),
+                ours["args"].as_array(),
+                Some(facts_args),
+            );
+        }
+        check.eq(format!("{what} no reply"), ours["reply"].as_str(), None);
+        check.eq(
+            format!("{what} no outcome"),
+            ours["success"].as_bool(),
+            None,
+        );
+    }
+    let passwords: Vec<Option<&str>> = c
+        .of("redis.auth")
+        .iter()
+        .map(|a| str_of(&a["password"]))
+        .collect();
+    let facts_passwords: Vec<Option<&str>> = c
+        .facts_list("logins")
+        .iter()
+        .map(|l| str_of(&l["password"]))
+        .collect();
+    check.eq("passwords tried", passwords, facts_passwords);
+    check.finish(format!(
+        "{} commands decoded from the client's side alone",
+        commands.len()
+    ));
+}
+
+/// MongoDB on port 3717 picked up mid-stream: no SYN and no well-known
+/// port tell which side is the server, and the probe must still find the
+/// protocol. The main connection is cut just before `listDatabases`, so its
+/// first packet is the client's (the monitor connection 40906 only shows
+/// its closing FIN and ACK, without payload).
+#[test]
+fn mongo_mid_stream() {
+    let (c, _scratch) = load_cut("mongo", "mongo-pymongo", "mid-stream", |pcap, i, _| {
+        i >= pcap.first_with(b"listDatabases")
+    });
+    check_mongo_after_cut(
+        &c,
+        &["listDatabases", "insert", "insert", "find", "endSessions"],
+    );
+}
+
+/// The same cut one packet earlier, so that the first packet is the
+/// server's reply to `buildInfo`: the engine takes its sender for the
+/// client (`flow::orient`: no SYN, neither port known) and the dissector
+/// reads replies as commands (`version`, `databases`, `ok`, ...). Ignored
+/// until the engine re-orients a mid-stream flow whose probe matched the
+/// other way round (see the report of branch h-owncaps).
+#[test]
+#[ignore = "engine: mid-stream flow on an unknown port opened by the server is oriented backwards"]
+fn mongo_mid_stream_server_first() {
+    let (c, _scratch) = load_cut(
+        "mongo",
+        "mongo-pymongo",
+        "mid-stream-server-first",
+        |pcap, i, _| i + 1 >= pcap.first_with(b"listDatabases"),
+    );
+    check_mongo_after_cut(
+        &c,
+        &["listDatabases", "insert", "insert", "find", "endSessions"],
+    );
+}
+
+fn check_mongo_after_cut(c: &Capture, expected: &[&str]) {
+    let mut check = Check::new(c);
+    let ends: Vec<&Value> = c
+        .of("flow.end")
+        .into_iter()
+        .filter(|e| e["bytes_to_server"].as_u64() > Some(0))
+        .collect();
+    check.eq("flows with payload", ends.len(), 1);
+    for end in &ends {
+        check.eq("protocol", str_of(&end["protocol"]), Some("mongo"));
+        check.eq("server port", end["flow"]["dst_port"].as_u64(), Some(3717));
+        check.eq("mid_stream", end["mid_stream"].as_bool(), Some(true));
+    }
+    let commands: Vec<&str> = c
+        .of("mongo.command")
+        .iter()
+        .filter_map(|e| e["command"].as_str())
+        .collect();
+    check.eq("commands after the cut", commands.as_slice(), expected);
+    for e in c.of("mongo.command") {
+        check.eq(
+            format!("{} replied", e["command"]),
+            e["replied"].as_bool(),
+            Some(true),
+        );
+    }
+    check.finish(format!(
+        "mongo on port 3717 found by probe mid-stream, {} commands",
+        expected.len()
+    ));
+}
