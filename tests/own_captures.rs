@@ -1364,6 +1364,21 @@ fn check_http(c: &Capture) {
                 .collect();
             for (part_name, content) in multipart_files(&body, boundary) {
                 if part_name == name {
+                    // The dissector hashes (and keeps) the part on its own.
+                    let upload = r["uploads"]
+                        .as_array()
+                        .and_then(|u| u.iter().find(|u| u["filename"] == name));
+                    check.eq(
+                        format!("upload {name} event sha256"),
+                        upload.and_then(|u| u["sha256"].as_str()),
+                        Some(sha),
+                    );
+                    check.eq(
+                        format!("upload {name} event size"),
+                        upload.and_then(|u| u["size"].as_u64()),
+                        Some(size),
+                    );
+                    check_artifact(c, &mut check, &format!("upload {name}"), sha, size);
                     check.truth(
                         format!("upload {name} in the event's filenames {filenames:?}"),
                         filenames.contains(&name),
