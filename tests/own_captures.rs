@@ -286,44 +286,6 @@ fn check_brute_force(
     tried.len()
 }
 
-/// The same for protocols whose passwords do not travel in clear (SSH):
-/// every user but the found ones was tried with every password.
-fn check_brute_force_users(check: &mut Check, facts: &Value, tried: &[(String, Option<bool>)]) {
-    let bf = &facts["brute_force"];
-    let passwords = bf["passwords"].as_array().unwrap().len();
-    let found: Vec<&str> = bf["found"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|f| f["user"].as_str())
-        .collect();
-    for user in bf["users"].as_array().unwrap().iter().filter_map(str_of) {
-        let failures = tried
-            .iter()
-            .filter(|(u, s)| u == user && *s == Some(false))
-            .count();
-        let successes = tried
-            .iter()
-            .filter(|(u, s)| u == user && *s == Some(true))
-            .count();
-        if found.contains(&user) {
-            check.eq(format!("{user} successes"), successes, 1);
-            check.truth(
-                format!("{user} failures < {passwords}"),
-                failures < passwords,
-            );
-        } else {
-            check.eq(format!("{user} successes"), successes, 0);
-            check.eq(format!("{user} failures"), failures, passwords);
-        }
-    }
-    check.eq(
-        "attempts without an outcome".to_string(),
-        tried.iter().filter(|(_, s)| s.is_none()).count(),
-        0,
-    );
-}
-
 // ---------------------------------------------------------------------------
 // FTP
 
@@ -906,6 +868,30 @@ fn rsync_daemon() {
 // ---------------------------------------------------------------------------
 // MySQL
 
+/// `mysql_native_password`: `SHA1(pw) XOR SHA1(scramble + SHA1(SHA1(pw)))`.
+fn native_password(password: &str, scramble: &[u8]) -> String {
+    let stage1 = Sha1::digest(password.as_bytes());
+    let stage2 = Sha1::digest(stage1);
+    let mask = Sha1::digest([scramble, stage2.as_slice()].concat());
+    hex::encode(
+        stage1
+            .iter()
+            .zip(mask.iter())
+            .map(|(a, b)| a ^ b)
+            .collect::<Vec<u8>>(),
+    )
+}
+
+/// Which of `candidates` a login's answer to the nonce proves.
+fn proven_password<'a>(login: &Value, candidates: &[&'a str]) -> Option<&'a str> {
+    let scramble = hex::decode(login["scramble"].as_str()?).ok()?;
+    let answer = login["auth_response"].as_str()?;
+    candidates
+        .iter()
+        .copied()
+        .find(|p| native_password(p, &scramble) == answer)
+}
+
 fn check_mysql(c: &Capture) {
     let mut check = Check::new(c);
     let flows = c.check_flows(&mut check);
@@ -945,17 +931,25 @@ fn check_mysql(c: &Capture) {
             format!("anomalies are hydra's bare COM_QUIT: {anomalies:?}"),
             anomalies.iter().all(|a| a.contains("bad_handshake")),
         );
-        // mysql_native_password: the password itself is not on the wire.
-        let tried: Vec<(String, Option<bool>)> = logins
+        // mysql_native_password: the password is not on the wire, but the
+        // answer to the nonce proves which candidate was tried.
+        let candidates: Vec<&str> = c.facts["brute_force"]["passwords"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(str_of)
+            .collect();
+        let tried: Vec<(String, Option<String>, Option<bool>)> = logins
             .iter()
             .map(|l| {
                 (
                     l["user"].as_str().unwrap_or_default().to_string(),
+                    proven_password(l, &candidates).map(String::from),
                     l["success"].as_bool(),
                 )
             })
             .collect();
-        check_brute_force_users(&mut check, &c.facts, &tried);
+        check_brute_force(&mut check, &c.facts, &tried);
         for l in &logins {
             if l["success"] != true {
                 check.eq(
@@ -965,7 +959,10 @@ fn check_mysql(c: &Capture) {
                 );
             }
         }
-        return check.finish(format!("{flows} connections, {} logins", logins.len()));
+        return check.finish(format!(
+            "{flows} connections, {} logins, each password proven from its answer to the nonce",
+            logins.len()
+        ));
     }
     check.eq("anomalies", c.anomalies(), vec![]);
 
@@ -997,6 +994,12 @@ fn check_mysql(c: &Capture) {
             format!("{what} error"),
             str_of(&ours["error"]),
             str_of(&fact["error"]),
+        );
+        let password = fact["password"].as_str().unwrap();
+        check.eq(
+            format!("{what} answer proves password {password}"),
+            proven_password(ours, &[password]),
+            Some(password),
         );
     }
 
