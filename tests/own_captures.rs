@@ -8,6 +8,10 @@
 //! `check_*` function; every mismatch is listed before the test fails, and
 //! each test prints `own <capture>: <n> facts checked` plus a short summary.
 //!
+//! Passwords that travel only as an answer to a challenge (rsync's daemon
+//! auth, `mysql_native_password`) are proven by recomputing the answer from
+//! the fact's password; extracted files (FTP transfers, HTTP bodies and
+//! multipart uploads) are read back from the artifact folder and hashed.
 //! Where a fact cannot be seen on the wire (an SSH password, the action of an
 //! rsync push refused before its arguments were sent, the outcome of a
 //! MySQL `COM_QUIT`, which has no reply) the check says so and asserts what
