@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::artifact::ArtifactStore;
-use crate::decode::{self, Decoded, LinkType, Network, Skip};
+use crate::decode::{self, Decoded, LinkType, Skip};
 use crate::defrag::{Defragged, Defragmenter};
 use crate::flow::{flow_ref, orient, App, Flow, FlowKey, Probing};
 use crate::protocols::{self, Ctx, Driver, Expectation, ProtocolSpec};
@@ -139,35 +139,22 @@ impl Engine {
         if ts > self.now {
             self.now = ts;
         }
-        match decode::network(link, frame.data) {
-            Network::Skip(skip) => self.skipped(skip),
-            Network::Packet(packet) => match decode::ip_layer(&packet) {
-                None => self.skipped(Skip::NotTcpUdp),
-                Some(ip) => match ip.fragment {
-                    Some(fragment) => {
-                        self.stats.fragments += 1;
-                        let done = self.defrag.fragment(
-                            ts.0,
-                            ip.src,
-                            ip.dst,
-                            ip.protocol,
-                            fragment,
-                            ip.payload,
-                        );
-                        if let Defragged::Complete(datagram) = done {
-                            match decode::transport(ip.src, ip.dst, ip.protocol, &datagram, 0) {
-                                Ok(d) => self.packet(ts, &d),
-                                Err(skip) => self.skipped(skip),
-                            }
-                        }
-                    }
-                    None => {
-                        match decode::transport(ip.src, ip.dst, ip.protocol, ip.payload, ip.missing)
-                        {
+        match decode::ip_packet(link, frame.data) {
+            Err(skip) => self.skipped(skip),
+            Ok(ip) => match ip.fragment {
+                Some(fragment) => {
+                    self.stats.fragments += 1;
+                    let done = self.defrag.fragment(ts.0, ip.src, ip.dst, ip.protocol, fragment, ip.payload);
+                    if let Defragged::Complete(datagram) = done {
+                        match decode::transport(ip.src, ip.dst, ip.protocol, &datagram, 0) {
                             Ok(d) => self.packet(ts, &d),
                             Err(skip) => self.skipped(skip),
                         }
                     }
+                }
+                None => match decode::transport(ip.src, ip.dst, ip.protocol, ip.payload, ip.missing) {
+                    Ok(d) => self.packet(ts, &d),
+                    Err(skip) => self.skipped(skip),
                 },
             },
         }
