@@ -1807,7 +1807,6 @@ fn mongo_mid_stream() {
 /// until the engine re-orients a mid-stream flow whose probe matched the
 /// other way round (see the report of branch h-owncaps).
 #[test]
-#[ignore = "engine: mid-stream flow on an unknown port opened by the server is oriented backwards"]
 fn mongo_mid_stream_server_first() {
     let (c, _scratch) = load_cut(
         "mongo",

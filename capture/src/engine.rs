@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::artifact::ArtifactStore;
 use crate::decode::{self, Decoded, LinkType, Skip};
 use crate::defrag::{Defragged, Defragmenter};
-use crate::flow::{flow_ref, orient, App, Flow, FlowKey, Probing};
+use crate::flow::{flow_ref, orient, orientation_guessed, payload_says_reversed, App, Flow, FlowKey, Probing};
 use crate::protocols::{self, Ctx, Driver, Expectation, ProtocolSpec};
 use crate::reassembly::{Chunk, Stream};
 use crate::source::{FileSource, Frame};
@@ -211,6 +211,15 @@ impl Engine {
         let Some(flow) = self.slots[slot].as_mut() else {
             return;
         };
+        if flow.orientation_guessed && !d.payload.is_empty() {
+            // Picked up mid-stream on ports that tell nothing: the first
+            // bytes may show the server spoke first (a reply, a banner).
+            flow.orientation_guessed = false;
+            let probing_empty = matches!(&flow.app, App::Probing(p) if p.is_empty());
+            if probing_empty && payload_says_reversed(flow.direction(src), d.payload) {
+                flow.reverse();
+            }
+        }
         let dir = flow.direction(src);
         let i = dir.index();
         flow.touched = true;
@@ -309,6 +318,7 @@ impl Engine {
             },
             fin: [false, false],
             mid_stream: !syn,
+            orientation_guessed: orientation_guessed(src.1, dst.1, syn),
             touched: true,
             serial,
         };
