@@ -20,15 +20,7 @@ fn requests(events: &[Event]) -> Vec<HttpRequest> {
         .collect()
 }
 
-fn anomalies(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match &e.body {
-            EventBody::Core(model::event::CoreEvent::Anomaly(a)) => Some(a.kind.clone()),
-            _ => None,
-        })
-        .collect()
-}
+use crate::protocols::testkit::anomalies;
 
 fn dissect(steps: &[Step<'_>]) -> Vec<Event> {
     run((SPEC.new)(), 80, steps).events
