@@ -15,10 +15,10 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use capture::decode::LinkType;
-use capture::source::FileSource;
+use capture::source::{capture_files, FileSource};
 
 struct Rng(u64);
 
@@ -47,17 +47,6 @@ struct TemplatePacket {
     frame: Vec<u8>,
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            walk(&path, out);
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
-            out.push(path);
-        }
-    }
-}
 
 /// Offsets of the IPv4 header and TCP header in an untagged Ethernet frame.
 fn ipv4_tcp(frame: &[u8]) -> Option<(usize, usize)> {
@@ -70,10 +59,8 @@ fn ipv4_tcp(frame: &[u8]) -> Option<(usize, usize)> {
 }
 
 fn templates(root: &Path) -> Vec<Vec<TemplatePacket>> {
-    let mut files = Vec::new();
-    walk(&root.join("../shared/fixtures/peer"), &mut files);
-    walk(&root.join("captures"), &mut files);
-    files.sort();
+    let mut files = capture_files(&root.join("../shared/fixtures/peer"));
+    files.extend(capture_files(&root.join("captures")));
     let mut flows = Vec::new();
     for path in files {
         let Ok(mut source) = FileSource::open(&path) else { continue };

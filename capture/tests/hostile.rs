@@ -6,33 +6,17 @@ use std::path::{Path, PathBuf};
 
 use capture::artifact::ArtifactStore;
 use capture::engine::{Config, Engine};
-use capture::source::{FileSource, Frame};
+use capture::source::{capture_files, FileSource, Frame};
 use model::Timestamp;
 use proptest::prelude::*;
 
 fn fixture_captures() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for root in [
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/peer"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../captures"),
-    ] {
-        walk(&root, &mut out);
-    }
-    out.sort();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = capture_files(&root.join("../../shared/fixtures/peer"));
+    out.extend(capture_files(&root.join("../captures")));
     out
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            walk(&path, out);
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
-            out.push(path);
-        }
-    }
-}
 
 struct Recorded {
     link: capture::decode::LinkType,
