@@ -191,6 +191,18 @@ impl Engine {
             Transport::Tcp => self.stats.tcp_packets += 1,
             Transport::Udp => self.stats.udp_packets += 1,
         }
+        let reused = match self.table.get(&key) {
+            Some(&slot) if syn && !ack => self.slots[slot].as_ref().is_some_and(|f| f.reused_by_syn(src, tcp_seq(d))),
+            _ => false,
+        };
+        if reused {
+            // A new connection on the same addresses and ports: the old one
+            // ended without us seeing how.
+            if let Some(&slot) = self.table.get(&key) {
+                self.close(slot, EndReason::Reused, ts);
+                self.recently_closed.remove(&key);
+            }
+        }
         let slot = match self.table.get(&key) {
             Some(&slot) => slot,
             None => {
@@ -577,6 +589,10 @@ impl Engine {
         self.clock.clear();
         self.recently_closed.clear();
     }
+}
+
+fn tcp_seq(d: &Decoded<'_>) -> u32 {
+    d.tcp.map_or(0, |t| t.seq)
 }
 
 /// Bytes a flow's application layer keeps: probe bytes or a dissector's

@@ -154,6 +154,15 @@ impl Flow {
         }
     }
 
+    /// Whether a SYN from `src` with sequence number `seq` opens a new
+    /// connection on this flow's addresses and ports rather than repeating
+    /// the first one's SYN.
+    pub fn reused_by_syn(&self, src: (IpAddr, u16), seq: u32) -> bool {
+        let stream = &self.streams[self.direction(src).index()];
+        let finished = self.fin[0] || self.fin[1];
+        finished || (stream.is_started() && !stream.is_isn(seq))
+    }
+
     /// Swaps client and server, with everything counted per direction.
     pub fn reverse(&mut self) {
         let client = (self.r.dst_ip, self.r.dst_port);

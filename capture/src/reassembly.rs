@@ -25,6 +25,8 @@ const MAX_AHEAD: i64 = 64 * 1024 * 1024;
 #[derive(Debug, Default)]
 pub struct Stream {
     started: bool,
+    /// The SYN's sequence number, when the SYN was seen.
+    isn: Option<u32>,
     /// Sequence number of the next expected byte.
     next_seq: u32,
     /// Stream offset of the next expected byte.
@@ -41,6 +43,12 @@ pub struct Stream {
 impl Stream {
     pub fn is_started(&self) -> bool {
         self.started
+    }
+
+    /// Whether `seq` is this direction's initial sequence number (a
+    /// retransmitted SYN). Only known when the SYN was seen.
+    pub fn is_isn(&self, seq: u32) -> bool {
+        self.isn == Some(seq)
     }
 
     pub fn held_bytes(&self) -> usize {
@@ -74,6 +82,7 @@ impl Stream {
         if !self.started {
             self.started = true;
             self.next_seq = if syn { seq.wrapping_add(1) } else { seq };
+            self.isn = syn.then_some(seq);
         }
         let data_seq = if syn { seq.wrapping_add(1) } else { seq };
         let rel = data_seq.wrapping_sub(self.next_seq) as i32 as i64;

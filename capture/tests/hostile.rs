@@ -136,3 +136,49 @@ proptest! {
         run(link, &frames, Config::default());
     }
 }
+
+fn tcp(from_client: bool, seq: u32, ack: u32, flags: &str, payload: &[u8]) -> Vec<u8> {
+    let (src, dst, sport, dport) =
+        if from_client { ([10, 0, 0, 1], [10, 0, 0, 2], 40000, 21) } else { ([10, 0, 0, 2], [10, 0, 0, 1], 21, 40000) };
+    let mut b = etherparse::PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(src, dst, 64).tcp(sport, dport, seq, 65535);
+    for flag in flags.chars() {
+        b = match flag {
+            'S' => b.syn(),
+            'A' => b.ack(ack),
+            'F' => b.fin(),
+            _ => b,
+        };
+    }
+    let mut out = Vec::new();
+    b.write(&mut out, payload).unwrap();
+    out
+}
+
+#[test]
+fn a_new_syn_on_the_same_ports_starts_a_new_flow() {
+    let frames: Vec<(Timestamp, Vec<u8>)> = [
+        tcp(true, 100, 0, "S", b""),
+        tcp(false, 500, 101, "SA", b""),
+        tcp(true, 101, 501, "A", b"USER alice\r\n"),
+        tcp(true, 100, 0, "S", b""), // a retransmitted SYN changes nothing
+        tcp(true, 9000, 0, "S", b""), // a new connection, no FIN seen before it
+        tcp(false, 7000, 9001, "SA", b""),
+        tcp(true, 9001, 7001, "A", b"USER bob\r\n"),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, f)| (Timestamp(i as i64 * 1000), f))
+    .collect();
+    let mut engine = Engine::new(Config::default(), ArtifactStore::hash_only());
+    let mut events = Vec::new();
+    for (ts, data) in &frames {
+        engine.frame(capture::decode::LinkType::Ethernet, &Frame { ts: *ts, data, wire_len: data.len() as u32 });
+        events.extend(engine.drain_events().map(|e| serde_json::to_value(e).unwrap()));
+    }
+    engine.finish();
+    events.extend(engine.drain_events().map(|e| serde_json::to_value(e).unwrap()));
+    let ends: Vec<_> = events.iter().filter(|e| e["type"] == "flow.end").map(|e| e["reason"].clone()).collect();
+    assert_eq!(ends, ["reused", "end_of_capture"]);
+    let users: Vec<_> = events.iter().filter(|e| e["type"] == "ftp.command").map(|e| e["arg"].clone()).collect();
+    assert_eq!(users, ["alice", "bob"]);
+}

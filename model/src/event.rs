@@ -90,6 +90,8 @@ pub enum EndReason {
     Evicted,
     /// The capture ended while the flow was open.
     EndOfCapture,
+    /// A new connection (SYN) came on the same addresses and ports.
+    Reused,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
