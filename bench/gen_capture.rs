@@ -58,6 +58,9 @@ fn ipv4_tcp(frame: &[u8]) -> Option<(usize, usize)> {
     (frame.len() >= tcp + 20).then_some((14, tcp))
 }
 
+/// Canonical 4-tuple → (the first sender, the flow's packets).
+type FlowsByKey = BTreeMap<(u32, u16, u32, u16), (([u8; 4], u16), Vec<TemplatePacket>)>;
+
 fn templates(root: &Path) -> Vec<Vec<TemplatePacket>> {
     let mut files = capture_files(&root.join("../shared/fixtures/peer"));
     files.extend(capture_files(&root.join("captures")));
@@ -67,7 +70,7 @@ fn templates(root: &Path) -> Vec<Vec<TemplatePacket>> {
         if source.link() != LinkType::Ethernet {
             continue;
         }
-        let mut by_flow: BTreeMap<(u32, u16, u32, u16), (([u8; 4], u16), Vec<TemplatePacket>)> = BTreeMap::new();
+        let mut by_flow: FlowsByKey = BTreeMap::new();
         while let Ok(Some(frame)) = source.next_frame() {
             let data = frame.data;
             let Some((ip, tcp)) = ipv4_tcp(data) else { continue };
@@ -137,6 +140,7 @@ fn replay(template: &[TemplatePacket], client: [u8; 4], server: [u8; 4], port: u
     Conversation { frames: frames.into_iter() }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn tcp_frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
     let mut f = Vec::with_capacity(54 + payload.len());
     f.extend_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00]);

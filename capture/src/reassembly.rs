@@ -245,7 +245,7 @@ mod tests {
         let mut out = Vec::new();
         let mut sink = |c: Chunk<'_>| match c {
             Chunk::Data(d) => out.extend_from_slice(d),
-            Chunk::Gap(n) => out.extend(std::iter::repeat(b'?').take(n as usize)),
+            Chunk::Gap(n) => out.extend(std::iter::repeat_n(b'?', n as usize)),
         };
         s.segment(isn, true, false, b"", 0, max_held, &mut sink);
         for (rel, data) in segments {
@@ -263,9 +263,12 @@ mod tests {
         out
     }
 
+    /// Segments as (offset after the SYN, bytes), and the stream expected.
+    type Case<'a> = (&'a [(u32, &'a [u8])], &'a [u8]);
+
     #[test]
     fn in_order_out_of_order_retransmitted_and_overlapping() {
-        let cases: &[(&[(u32, &[u8])], &[u8])] = &[
+        let cases: &[Case<'_>] = &[
             (&[(0, b"hello "), (6, b"world")], b"hello world"),
             (&[(6, b"world"), (0, b"hello ")], b"hello world"),
             (

@@ -24,6 +24,9 @@ impl Event {
     }
 }
 
+// Events are built once and serialised; boxing the larger variants would
+// only add an allocation per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EventBody {
