@@ -6,14 +6,19 @@
 //! bulk of the bytes. The same seed and size give the same file.
 //!
 //! `cargo run --release --example gen_capture -- SEED SIZE_MB OUT.pcap`
+//!
+//! With `flood` as the seed it writes a hostile capture instead: hundreds of
+//! thousands of connections that never end, each leaving an incomplete HTTP
+//! request head and an out-of-order segment behind a hole, to show that
+//! memory stays bounded.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use capture::decode::LinkType;
-use capture::source::FileSource;
+use capture::source::{capture_files, FileSource};
 
 struct Rng(u64);
 
@@ -42,17 +47,6 @@ struct TemplatePacket {
     frame: Vec<u8>,
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            walk(&path, out);
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
-            out.push(path);
-        }
-    }
-}
 
 /// Offsets of the IPv4 header and TCP header in an untagged Ethernet frame.
 fn ipv4_tcp(frame: &[u8]) -> Option<(usize, usize)> {
@@ -64,18 +58,19 @@ fn ipv4_tcp(frame: &[u8]) -> Option<(usize, usize)> {
     (frame.len() >= tcp + 20).then_some((14, tcp))
 }
 
+/// Canonical 4-tuple → (the first sender, the flow's packets).
+type FlowsByKey = BTreeMap<(u32, u16, u32, u16), (([u8; 4], u16), Vec<TemplatePacket>)>;
+
 fn templates(root: &Path) -> Vec<Vec<TemplatePacket>> {
-    let mut files = Vec::new();
-    walk(&root.join("../shared/fixtures/peer"), &mut files);
-    walk(&root.join("captures"), &mut files);
-    files.sort();
+    let mut files = capture_files(&root.join("../shared/fixtures/peer"));
+    files.extend(capture_files(&root.join("captures")));
     let mut flows = Vec::new();
     for path in files {
         let Ok(mut source) = FileSource::open(&path) else { continue };
         if source.link() != LinkType::Ethernet {
             continue;
         }
-        let mut by_flow: BTreeMap<(u32, u16, u32, u16), (([u8; 4], u16), Vec<TemplatePacket>)> = BTreeMap::new();
+        let mut by_flow: FlowsByKey = BTreeMap::new();
         while let Ok(Some(frame)) = source.next_frame() {
             let data = frame.data;
             let Some((ip, tcp)) = ipv4_tcp(data) else { continue };
@@ -145,6 +140,7 @@ fn replay(template: &[TemplatePacket], client: [u8; 4], server: [u8; 4], port: u
     Conversation { frames: frames.into_iter() }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn tcp_frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
     let mut f = Vec::with_capacity(54 + payload.len());
     f.extend_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00]);
@@ -230,8 +226,11 @@ fn main() -> std::io::Result<()> {
         eprintln!("usage: gen_capture SEED SIZE_MB OUT.pcap");
         std::process::exit(2);
     }
-    let seed: u64 = args[1].parse().expect("SEED is a number");
     let target = args[2].parse::<u64>().expect("SIZE_MB is a number") << 20;
+    if args[1] == "flood" {
+        return flood(target, Path::new(&args[3]));
+    }
+    let seed: u64 = args[1].parse().expect("SEED is a number");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let templates = templates(root);
     assert!(!templates.is_empty(), "no template conversations found");
@@ -273,5 +272,30 @@ fn main() -> std::io::Result<()> {
     }
     out.out.flush()?;
     eprintln!("{} conversations, {} MB", n, out.written >> 20);
+    Ok(())
+}
+
+/// Connections that never end and leave bytes waiting: an incomplete
+/// request head (dissector) and a segment beyond a hole (reassembly).
+fn flood(target: u64, path: &Path) -> std::io::Result<()> {
+    let mut out = PcapWriter::create(path)?;
+    let server = [172, 16, 0, 80];
+    let mut head = b"GET /flood HTTP/1.1\r\nHost: flood.example\r\nX-Pad: ".to_vec();
+    head.resize(1300, b'a');
+    let ahead = vec![b'b'; 1400];
+    let mut n = 0u32;
+    while out.written < target {
+        n += 1;
+        let client = [10, (n >> 16) as u8, (n >> 8) as u8, n as u8];
+        let port = 1024 + (n % 60_000) as u16;
+        let isn = n.wrapping_mul(2_654_435_761);
+        out.frame(&tcp_frame(client, server, port, 80, isn, 0, SYN, &[]))?;
+        out.frame(&tcp_frame(server, client, 80, port, 7, isn.wrapping_add(1), SYN | ACK, &[]))?;
+        out.frame(&tcp_frame(client, server, port, 80, isn.wrapping_add(1), 8, ACK | PSH, &head))?;
+        let beyond = isn.wrapping_add(1 + head.len() as u32 + 5000);
+        out.frame(&tcp_frame(client, server, port, 80, beyond, 8, ACK | PSH, &ahead))?;
+    }
+    out.out.flush()?;
+    eprintln!("{n} connections, {} MB", out.written >> 20);
     Ok(())
 }

@@ -252,7 +252,12 @@ for line in open(log_path, errors="replace"):
         cmds.append({"k": "command", "command": verb, "arg": arg or None, "client": client, "replies": []})
     elif cmds:
         code = text[:3]
-        cmds[-1]["replies"].append({"code": int(code) if code.isdigit() else None, "text": text[4:]})
+        if code.isdigit():
+            cmds[-1]["replies"].append({"code": int(code), "text": text[4:]})
+        else:
+            # A continuation line of a multi-line reply (FEAT's " EPRT"):
+            # vsftpd writes it raw and logs its CRLF as "??".
+            cmds[-1]["replies"].append({"code": None, "text": text.removesuffix("??")})
 with open(journal, "a") as out:
     for c in cmds:
         last = c["replies"][-1] if c["replies"] else {"code": None, "text": None}
@@ -618,6 +623,7 @@ scenario_redis() {
     # 4. redis-cli --pipe (mass insertion); it appends an ECHO of 20 random bytes
     { resp AUTH foobared; resp SET k1 v1; resp SET k2 v2; resp INCR counter; resp INCR counter; } \
         | att "${R[@]}" --pipe >>"$WORK/log/redis-client.out" 2>&1
+    fact_login default foobared true
     redis_fact true "+OK" AUTH foobared
     redis_fact true "+OK" SET k1 v1
     redis_fact true "+OK" SET k2 v2
@@ -787,7 +793,7 @@ scenario_mongo() {
     : >"$journal"   # forget wait_port's probe (it sent nothing, but keep it clean)
     start_capture mongo mongo-pymongo
     facts_begin mongo mongo-pymongo $S4 3717 mongo_standin.py "python3-pymongo" \
-        "pymongo against captures/mongo_standin.py (a stand-in: no MongoDB in Debian): failed SCRAM-SHA-256 login, good login, ping, buildInfo, listDatabases, insert (kind-0 and kind-1 sections), find"
+        "pymongo against captures/mongo_standin.py (a stand-in: no MongoDB in Debian): failed SCRAM-SHA-256 login, good login, ping, buildInfo, listDatabases, insert_one and insert_many (pymongo 3.11 sends both as a kind-0 body plus a kind-1 documents sequence), find"
     att $PY "$HERE/mongo_client.py" $S4 3717 >"$WORK/log/mongo-client.out" 2>&1 || die "pymongo client failed"
     grep -q 'bad-login: failed as expected' "$WORK/log/mongo-client.out" || die "mongo bad login not refused"
     stop_capture

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs what the appliance has today on its demo data set: builds kyoka and
-# dissects the bundled real captures (captures/), printing every event and
-# a count per event type. Pass capture files to dissect those instead.
+# dissects the bundled real captures (captures/), writes every event to
+# target/demo-events.jsonl and shows a count and one example per event type.
+# Pass capture files to dissect those instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -10,15 +11,18 @@ files=("$@")
 if ((${#files[@]} == 0)); then
     mapfile -t files < <(find captures -name '*.pcap' | sort)
 fi
-out=$(mktemp)
-./target/release/kyoka dissect --artifacts target/demo-artifacts "${files[@]}" | tee "$out"
-echo
-echo "events by type:"
+out=target/demo-events.jsonl
+./target/release/kyoka dissect --artifacts target/demo-artifacts "${files[@]}" >"$out"
 python3 -c '
 import collections, json, sys
-counts = collections.Counter(json.loads(l)["type"] for l in open(sys.argv[1]))
+counts, example = collections.Counter(), {}
+for line in open(sys.argv[1]):
+    event = json.loads(line)
+    counts[event["type"]] += 1
+    example.setdefault(event["type"], line.strip())
+print(f"{sum(counts.values())} events from {sys.argv[2]} captures\n")
 for t, n in sorted(counts.items()):
-    print(f"  {t:20} {n}")
-' "$out"
-echo "extracted files: target/demo-artifacts/"
-rm -f "$out"
+    print(f"{t:16} {n:6}   {example[t][:150]}")
+' "$out" "${#files[@]}"
+echo
+echo "all events: $out    extracted files: target/demo-artifacts/"

@@ -2,7 +2,7 @@
 # Installs the Debian packages Kyoka's build and tests need. Idempotent:
 # does nothing when they are all present.
 set -euo pipefail
-packages=(libpcap-dev tshark tcpdump pkg-config)
+packages=(libpcap-dev tshark tcpdump pkg-config curl iproute2 python3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

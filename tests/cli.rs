@@ -77,3 +77,20 @@ fn a_damaged_file_does_not_stop_the_others() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!lines(&out).is_empty());
 }
+
+#[test]
+fn pcapng_gives_the_same_events_as_pcap() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = fixture("mysql/wireshark/mysql.pcap");
+    let pcapng = dir.path().join("mysql.pcapng");
+    let status = Command::new("editcap")
+        .args(["-F", "pcapng", pcap.to_str().unwrap(), pcapng.to_str().unwrap()])
+        .status()
+        .expect("editcap (from tshark's packages) is installed");
+    assert!(status.success());
+    let a = kyoka(&["dissect", pcap.to_str().unwrap()]);
+    let b = kyoka(&["dissect", pcapng.to_str().unwrap()]);
+    assert!(a.status.success() && b.status.success());
+    assert!(lines(&a).iter().any(|e| e["type"] == "mysql.command"));
+    assert_eq!(a.stdout, b.stdout);
+}

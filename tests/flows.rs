@@ -7,33 +7,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use capture::artifact::ArtifactStore;
+use capture::source::capture_files;
 use model::event::{CoreEvent, EventBody};
 
 fn captures() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let roots = [
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/peer"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("captures"),
-    ];
-    for root in roots {
-        walk(&root, &mut out);
-    }
-    out.sort();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = capture_files(&root.join("../shared/fixtures/peer"));
+    out.extend(capture_files(&root.join("captures")));
     assert!(!out.is_empty());
     out
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            walk(&path, out);
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
-            out.push(path);
-        }
-    }
-}
 
 /// Community ID → TCP payload bytes, from tshark.
 fn tshark_flows(path: &Path) -> BTreeMap<String, u64> {

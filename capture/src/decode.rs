@@ -77,39 +77,23 @@ pub enum Skip {
     Fragment,
 }
 
-/// The IP packet inside a frame, or what to do with it.
-#[allow(clippy::large_enum_variant)] // lives on the stack for one packet
-pub enum Network<'a> {
-    /// A whole (or snap-truncated) IP packet.
-    Packet(LaxSlicedPacket<'a>),
-    Skip(Skip),
-}
-
-/// Strips the link layer and slices the IP layer.
-pub fn network(link: LinkType, frame: &[u8]) -> Network<'_> {
+/// Strips the link layer and reads the IP layer of a frame.
+pub fn ip_packet(link: LinkType, frame: &[u8]) -> Result<IpLayer<'_>, Skip> {
     let sliced = match link {
         LinkType::Ethernet => LaxSlicedPacket::from_ethernet(frame).ok(),
-        LinkType::LinuxSll => frame.get(14..16).map(|p| {
-            LaxSlicedPacket::from_ether_type(
-                EtherType(u16::from_be_bytes([p[0], p[1]])),
-                &frame[16..],
-            )
-        }),
-        LinkType::LinuxSll2 => frame.get(0..2).filter(|_| frame.len() >= 20).map(|p| {
-            LaxSlicedPacket::from_ether_type(
-                EtherType(u16::from_be_bytes([p[0], p[1]])),
-                &frame[20..],
-            )
-        }),
+        LinkType::LinuxSll => frame
+            .get(14..16)
+            .map(|p| LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([p[0], p[1]])), &frame[16..])),
+        LinkType::LinuxSll2 => frame
+            .get(0..2)
+            .filter(|_| frame.len() >= 20)
+            .map(|p| LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([p[0], p[1]])), &frame[20..])),
         LinkType::RawIp => LaxSlicedPacket::from_ip(frame).ok(),
-        LinkType::Null | LinkType::Loop => frame
-            .get(4..)
-            .and_then(|ip| LaxSlicedPacket::from_ip(ip).ok()),
+        LinkType::Null | LinkType::Loop => frame.get(4..).and_then(|ip| LaxSlicedPacket::from_ip(ip).ok()),
     };
     match sliced {
-        Some(p) if p.net.is_some() => Network::Packet(p),
-        Some(_) => Network::Skip(Skip::NotTcpUdp),
-        None => Network::Skip(Skip::Malformed),
+        Some(p) => ip_layer(&p).ok_or(Skip::NotTcpUdp),
+        None => Err(Skip::Malformed),
     }
 }
 
@@ -133,7 +117,7 @@ pub struct FragmentInfo {
     pub more: bool,
 }
 
-pub fn ip_layer<'a>(packet: &LaxSlicedPacket<'a>) -> Option<IpLayer<'a>> {
+fn ip_layer<'a>(packet: &LaxSlicedPacket<'a>) -> Option<IpLayer<'a>> {
     match packet.net.as_ref()? {
         LaxNetSlice::Ipv4(ip) => {
             let header = ip.header();
@@ -245,10 +229,7 @@ mod tests {
     #[test]
     fn reads_tcp_behind_a_vlan_tag() {
         let frame = tcp_frame(b"USER x\r\n");
-        let Network::Packet(p) = network(LinkType::Ethernet, &frame) else {
-            panic!("not ip")
-        };
-        let ip = ip_layer(&p).unwrap();
+        let ip = ip_packet(LinkType::Ethernet, &frame).unwrap();
         let d = transport(ip.src, ip.dst, ip.protocol, ip.payload, ip.missing).unwrap();
         assert_eq!((d.src_port, d.dst_port), (40000, 21));
         assert_eq!(d.payload, b"USER x\r\n");
@@ -259,11 +240,9 @@ mod tests {
     fn truncated_frames_are_skipped_or_short() {
         let frame = tcp_frame(b"hello world");
         for len in 0..frame.len() {
-            if let Network::Packet(p) = network(LinkType::Ethernet, &frame[..len]) {
-                if let Some(ip) = ip_layer(&p) {
-                    if let Ok(d) = transport(ip.src, ip.dst, ip.protocol, ip.payload, ip.missing) {
-                        assert_eq!(d.payload.len() as u32 + d.missing, 11);
-                    }
+            if let Ok(ip) = ip_packet(LinkType::Ethernet, &frame[..len]) {
+                if let Ok(d) = transport(ip.src, ip.dst, ip.protocol, ip.payload, ip.missing) {
+                    assert_eq!(d.payload.len() as u32 + d.missing, 11);
                 }
             }
         }

@@ -15,9 +15,9 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::artifact::ArtifactStore;
-use crate::decode::{self, Decoded, LinkType, Network, Skip};
+use crate::decode::{self, Decoded, LinkType, Skip};
 use crate::defrag::{Defragged, Defragmenter};
-use crate::flow::{flow_ref, orient, App, Flow, FlowKey, Probing};
+use crate::flow::{flow_ref, orient, orientation_guessed, payload_says_reversed, App, Flow, FlowKey, Probing};
 use crate::protocols::{self, Ctx, Driver, Expectation, ProtocolSpec};
 use crate::reassembly::{Chunk, Stream};
 use crate::source::{FileSource, Frame};
@@ -34,6 +34,10 @@ pub struct Config {
     pub max_held_bytes_per_direction: usize,
     /// Out-of-order bytes all flows together may hold.
     pub max_held_bytes_total: usize,
+    /// Bytes all dissectors together may keep waiting for the rest of a
+    /// message; past it the flow that grew drops what it waits on (an
+    /// anomaly says so).
+    pub max_pending_bytes_total: usize,
     /// Bytes per direction the probes may look at before giving up.
     pub probe_bytes: usize,
     pub max_fragmented_datagrams: usize,
@@ -42,11 +46,12 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Config {
         Config {
-            max_flows: 100_000,
+            max_flows: 65_536,
             tcp_idle_timeout_seconds: 300,
             udp_idle_timeout_seconds: 60,
             max_held_bytes_per_direction: 1 << 20,
-            max_held_bytes_total: 64 << 20,
+            max_held_bytes_total: 32 << 20,
+            max_pending_bytes_total: 32 << 20,
             probe_bytes: 1024,
             max_fragmented_datagrams: 4096,
         }
@@ -113,6 +118,8 @@ pub struct Engine {
     artifacts: ArtifactStore,
     events: Vec<Event>,
     held_total: usize,
+    /// Bytes waiting in dissectors for the rest of a message, all flows.
+    pending_total: usize,
     next_serial: u64,
     now: Timestamp,
     last_sweep: Timestamp,
@@ -138,6 +145,7 @@ impl Engine {
             artifacts,
             events: Vec::new(),
             held_total: 0,
+            pending_total: 0,
             next_serial: 0,
             now: Timestamp(i64::MIN),
             last_sweep: Timestamp(i64::MIN),
@@ -172,35 +180,22 @@ impl Engine {
             self.now = ts;
         }
         let mut seen = None;
-        match decode::network(link, frame.data) {
-            Network::Skip(skip) => self.skipped(skip),
-            Network::Packet(packet) => match decode::ip_layer(&packet) {
-                None => self.skipped(Skip::NotTcpUdp),
-                Some(ip) => match ip.fragment {
-                    Some(fragment) => {
-                        self.stats.fragments += 1;
-                        let done = self.defrag.fragment(
-                            ts.0,
-                            ip.src,
-                            ip.dst,
-                            ip.protocol,
-                            fragment,
-                            ip.payload,
-                        );
-                        if let Defragged::Complete(datagram) = done {
-                            match decode::transport(ip.src, ip.dst, ip.protocol, &datagram, 0) {
-                                Ok(d) => seen = self.packet(ts, &d),
-                                Err(skip) => self.skipped(skip),
-                            }
-                        }
-                    }
-                    None => {
-                        match decode::transport(ip.src, ip.dst, ip.protocol, ip.payload, ip.missing)
-                        {
+        match decode::ip_packet(link, frame.data) {
+            Err(skip) => self.skipped(skip),
+            Ok(ip) => match ip.fragment {
+                Some(fragment) => {
+                    self.stats.fragments += 1;
+                    let done = self.defrag.fragment(ts.0, ip.src, ip.dst, ip.protocol, fragment, ip.payload);
+                    if let Defragged::Complete(datagram) = done {
+                        match decode::transport(ip.src, ip.dst, ip.protocol, &datagram, 0) {
                             Ok(d) => seen = self.packet(ts, &d),
                             Err(skip) => self.skipped(skip),
                         }
                     }
+                }
+                None => match decode::transport(ip.src, ip.dst, ip.protocol, ip.payload, ip.missing) {
+                    Ok(d) => seen = self.packet(ts, &d),
+                    Err(skip) => self.skipped(skip),
                 },
             },
         }
@@ -230,6 +225,18 @@ impl Engine {
             Transport::Tcp => self.stats.tcp_packets += 1,
             Transport::Udp => self.stats.udp_packets += 1,
         }
+        let reused = match self.table.get(&key) {
+            Some(&slot) if syn && !ack => self.slots[slot].as_ref().is_some_and(|f| f.reused_by_syn(src, tcp_seq(d))),
+            _ => false,
+        };
+        if reused {
+            // A new connection on the same addresses and ports: the old one
+            // ended without us seeing how.
+            if let Some(&slot) = self.table.get(&key) {
+                self.close(slot, EndReason::Reused, ts);
+                self.recently_closed.remove(&key);
+            }
+        }
         let slot = match self.table.get(&key) {
             Some(&slot) => slot,
             None => {
@@ -250,6 +257,16 @@ impl Engine {
             }
         };
         let flow = self.slots[slot].as_mut()?;
+        if flow.orientation_guessed && !d.payload.is_empty() {
+            // Picked up mid-stream on ports that tell nothing: the first
+            // bytes may show the server spoke first (a reply, a banner).
+            flow.orientation_guessed = false;
+            let probing_empty = matches!(&flow.app, App::Probing(p) if p.is_empty());
+            if probing_empty && payload_says_reversed(flow.direction(src), d.payload) {
+                flow.reverse();
+            }
+        }
+        // After any reversal, so the store gets the flow as events name it.
         let seen = Some(PacketFlow::of(flow));
         let dir = flow.direction(src);
         let i = dir.index();
@@ -350,6 +367,7 @@ impl Engine {
             },
             fin: [false, false],
             mid_stream: !syn,
+            orientation_guessed: orientation_guessed(src.1, dst.1, syn),
             touched: true,
             serial,
         };
@@ -405,18 +423,7 @@ impl Engine {
     /// An ACK from the other side: holes it covers in `dir` were never
     /// captured; step over them.
     fn acked(&mut self, slot: usize, ts: Timestamp, dir: Direction, ack: u32) {
-        let Engine { slots, events, artifacts, expectations, config, held_total, .. } = self;
-        let Some(flow) = slots[slot].as_mut() else {
-            return;
-        };
-        let Flow { streams, app, r, mid_stream, .. } = flow;
-        let stream = &mut streams[dir.index()];
-        let held_before = stream.held_bytes();
-        let mut ctx = Ctx::new(ts, r, events, artifacts, expectations);
-        let server_port = r.dst_port;
-        let mid = *mid_stream;
-        stream.acked(ack, &mut |chunk| deliver(app, dir, chunk, &mut ctx, config, mid, server_port));
-        *held_total = held_total.saturating_sub(held_before.saturating_sub(stream.held_bytes()));
+        self.on_stream(slot, ts, dir, |stream, out| stream.acked(ack, out));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -431,96 +438,64 @@ impl Engine {
         payload: &[u8],
         missing: u32,
     ) {
-        let Engine {
-            slots,
-            events,
-            artifacts,
-            expectations,
-            config,
-            held_total,
-            ..
-        } = self;
+        let max_held = self.config.max_held_bytes_per_direction;
+        self.on_stream(slot, ts, dir, |stream, out| {
+            stream.segment(seq, syn, fin, payload, missing, max_held, out);
+        });
+    }
+
+    /// Runs `op` on one direction's stream of a flow, handing what comes out
+    /// in order to the flow's application layer, and keeps the memory
+    /// budgets: out-of-order bytes held by reassembly, and bytes waiting in
+    /// dissectors for the rest of a message.
+    fn on_stream(
+        &mut self,
+        slot: usize,
+        ts: Timestamp,
+        dir: Direction,
+        op: impl FnOnce(&mut Stream, &mut dyn FnMut(Chunk<'_>)),
+    ) {
+        let Engine { slots, events, artifacts, expectations, config, held_total, pending_total, .. } = self;
         let Some(flow) = slots[slot].as_mut() else {
             return;
         };
-        let Flow {
-            streams,
-            app,
-            r,
-            mid_stream,
-            ..
-        } = flow;
+        let Flow { streams, app, r, mid_stream, .. } = flow;
         let stream = &mut streams[dir.index()];
-        let held_before = stream.held_bytes();
+        let (held_before, pending_before) = (stream.held_bytes(), pending_bytes(app));
         let mut ctx = Ctx::new(ts, r, events, artifacts, expectations);
         let server_port = r.dst_port;
         let mid = *mid_stream;
-        stream.segment(
-            seq,
-            syn,
-            fin,
-            payload,
-            missing,
-            config.max_held_bytes_per_direction,
-            &mut |chunk| deliver(app, dir, chunk, &mut ctx, config, mid, server_port),
-        );
+        op(stream, &mut |chunk| deliver(app, dir, chunk, &mut ctx, config, mid, server_port));
+        if *held_total + stream.held_bytes() > config.max_held_bytes_total + held_before {
+            // Over the budget: this flow, which just added to it, steps
+            // over its holes (O(1), whatever the number of flows).
+            stream.flush(&mut |chunk| deliver(app, dir, chunk, &mut ctx, config, mid, server_port));
+        }
         *held_total = (*held_total + stream.held_bytes()).saturating_sub(held_before);
+        *pending_total = (*pending_total + pending_bytes(app)).saturating_sub(pending_before);
+        if *pending_total > config.max_pending_bytes_total {
+            *pending_total = pending_total.saturating_sub(pending_bytes(app));
+            match app {
+                App::Dissecting(driver) => driver.discard_pending(&mut ctx),
+                App::Probing(_) => {
+                    ctx.anomaly("tcp", "memory_budget", "too much held by all flows: stopped probing", None);
+                    *app = App::Done(None);
+                }
+                App::Done(_) => {}
+            }
+        }
         if matches!(app, App::Done(_)) {
             for s in streams.iter_mut() {
                 *held_total = held_total.saturating_sub(s.held_bytes());
                 s.discard();
             }
         }
-        if *held_total > config.max_held_bytes_total {
-            self.release_largest_hold(ts);
-        }
-    }
-
-    /// Over the global budget: the flow holding the most out-of-order bytes
-    /// steps over its holes.
-    fn release_largest_hold(&mut self, ts: Timestamp) {
-        let largest = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(slot, f)| {
-                f.as_ref()
-                    .map(|f| (slot, f.streams[0].held_bytes() + f.streams[1].held_bytes()))
-            })
-            .max_by_key(|&(_, held)| held);
-        if let Some((slot, _)) = largest {
-            self.flush_streams(slot, ts);
-        }
     }
 
     /// Delivers everything held in both directions, stepping over holes.
     fn flush_streams(&mut self, slot: usize, ts: Timestamp) {
-        let Engine {
-            slots,
-            events,
-            artifacts,
-            expectations,
-            config,
-            held_total,
-            ..
-        } = self;
-        let Some(flow) = slots[slot].as_mut() else {
-            return;
-        };
-        let Flow {
-            streams,
-            app,
-            r,
-            mid_stream,
-            ..
-        } = flow;
-        let server_port = r.dst_port;
-        let mid = *mid_stream;
-        let mut ctx = Ctx::new(ts, r, events, artifacts, expectations);
         for dir in [Direction::ToServer, Direction::ToClient] {
-            let stream = &mut streams[dir.index()];
-            *held_total = held_total.saturating_sub(stream.held_bytes());
-            stream.flush(&mut |chunk| deliver(app, dir, chunk, &mut ctx, config, mid, server_port));
+            self.on_stream(slot, ts, dir, |stream, out| stream.flush(out));
         }
     }
 
@@ -536,6 +511,10 @@ impl Engine {
         let Some(mut flow) = self.slots.get_mut(slot).and_then(|f| f.take()) else {
             return;
         };
+        self.pending_total = self.pending_total.saturating_sub(pending_bytes(&flow.app));
+        for stream in &flow.streams {
+            self.held_total = self.held_total.saturating_sub(stream.held_bytes());
+        }
         self.table.remove(&flow.key);
         self.free.push(slot);
         let end_ts = if reason == EndReason::Timeout || reason == EndReason::EndOfCapture {
@@ -647,6 +626,20 @@ impl Engine {
         }
         self.clock.clear();
         self.recently_closed.clear();
+    }
+}
+
+fn tcp_seq(d: &Decoded<'_>) -> u32 {
+    d.tcp.map_or(0, |t| t.seq)
+}
+
+/// Bytes a flow's application layer keeps: probe bytes or a dissector's
+/// unconsumed input.
+fn pending_bytes(app: &App) -> usize {
+    match app {
+        App::Probing(probing) => probing.len(),
+        App::Dissecting(driver) => driver.pending_bytes(),
+        App::Done(_) => 0,
     }
 }
 
@@ -767,3 +760,4 @@ pub fn dissect_file(path: &Path, artifacts: &ArtifactStore) -> crate::Result<Vec
     dissect_file_with(path, Config::default(), artifacts, &mut |e| events.push(e))?;
     Ok(events)
 }
+

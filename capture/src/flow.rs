@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use model::{Direction, FlowRef, Timestamp, Transport};
 
 use crate::community_id::community_id;
-use crate::protocols::{self, Driver};
+use crate::protocols::{self, Driver, Probe};
 use crate::reassembly::Stream;
 
 /// A flow's endpoints in canonical order, so both directions find it.
@@ -44,12 +44,28 @@ pub fn orient(
     }
     // Picked up mid-stream: the side on a well-known or protocol port is
     // the server; otherwise assume the sender is the client.
-    let is_server_port = |p: u16| p < 1024 || protocols::by_port(p).is_some();
     match (is_server_port(src.1), is_server_port(dst.1)) {
         (true, false) => (dst, src),
         (true, true) if src.1 < dst.1 => (dst, src),
         _ => (src, dst),
     }
+}
+
+fn is_server_port(port: u16) -> bool {
+    port < 1024 || protocols::by_port(port).is_some()
+}
+
+/// True when [`orient`] could only guess: no SYN, and the ports do not tell
+/// which side serves. The first payload may then set it right.
+pub fn orientation_guessed(src_port: u16, dst_port: u16, syn: bool) -> bool {
+    !syn && is_server_port(src_port) == is_server_port(dst_port)
+}
+
+/// True when `payload`, sent in direction `dir`, looks like the other
+/// direction's opening of some protocol and like nothing in its own.
+pub fn payload_says_reversed(dir: Direction, payload: &[u8]) -> bool {
+    let matches = |d: Direction| protocols::PROTOCOLS.iter().any(|p| (p.probe)(d, payload) == Probe::Match);
+    !matches(dir) && matches(dir.reverse())
 }
 
 pub fn flow_ref(transport: Transport, client: (IpAddr, u16), server: (IpAddr, u16)) -> FlowRef {
@@ -121,6 +137,9 @@ pub struct Flow {
     pub app: App,
     pub fin: [bool; 2],
     pub mid_stream: bool,
+    /// The client was guessed (see [`orientation_guessed`]); the first
+    /// payload may reverse it.
+    pub orientation_guessed: bool,
     /// Set on every packet, cleared by the eviction clock (second chance).
     pub touched: bool,
     pub serial: u64,
@@ -133,6 +152,27 @@ impl Flow {
         } else {
             Direction::ToClient
         }
+    }
+
+    /// Whether a SYN from `src` with sequence number `seq` opens a new
+    /// connection on this flow's addresses and ports rather than repeating
+    /// the first one's SYN.
+    pub fn reused_by_syn(&self, src: (IpAddr, u16), seq: u32) -> bool {
+        let stream = &self.streams[self.direction(src).index()];
+        let finished = self.fin[0] || self.fin[1];
+        finished || (stream.is_started() && !stream.is_isn(seq))
+    }
+
+    /// Swaps client and server, with everything counted per direction.
+    pub fn reverse(&mut self) {
+        let client = (self.r.dst_ip, self.r.dst_port);
+        let server = (self.r.src_ip, self.r.src_port);
+        self.r = flow_ref(self.r.transport, client, server);
+        self.client = client;
+        self.packets.swap(0, 1);
+        self.bytes.swap(0, 1);
+        self.streams.swap(0, 1);
+        self.fin.swap(0, 1);
     }
 
     pub fn protocol(&self) -> Option<&'static str> {

@@ -25,6 +25,8 @@ const MAX_AHEAD: i64 = 64 * 1024 * 1024;
 #[derive(Debug, Default)]
 pub struct Stream {
     started: bool,
+    /// The SYN's sequence number, when the SYN was seen.
+    isn: Option<u32>,
     /// Sequence number of the next expected byte.
     next_seq: u32,
     /// Stream offset of the next expected byte.
@@ -41,6 +43,12 @@ pub struct Stream {
 impl Stream {
     pub fn is_started(&self) -> bool {
         self.started
+    }
+
+    /// Whether `seq` is this direction's initial sequence number (a
+    /// retransmitted SYN). Only known when the SYN was seen.
+    pub fn is_isn(&self, seq: u32) -> bool {
+        self.isn == Some(seq)
     }
 
     pub fn held_bytes(&self) -> usize {
@@ -74,6 +82,7 @@ impl Stream {
         if !self.started {
             self.started = true;
             self.next_seq = if syn { seq.wrapping_add(1) } else { seq };
+            self.isn = syn.then_some(seq);
         }
         let data_seq = if syn { seq.wrapping_add(1) } else { seq };
         let rel = data_seq.wrapping_sub(self.next_seq) as i32 as i64;
@@ -236,7 +245,7 @@ mod tests {
         let mut out = Vec::new();
         let mut sink = |c: Chunk<'_>| match c {
             Chunk::Data(d) => out.extend_from_slice(d),
-            Chunk::Gap(n) => out.extend(std::iter::repeat(b'?').take(n as usize)),
+            Chunk::Gap(n) => out.extend(std::iter::repeat_n(b'?', n as usize)),
         };
         s.segment(isn, true, false, b"", 0, max_held, &mut sink);
         for (rel, data) in segments {
@@ -254,9 +263,12 @@ mod tests {
         out
     }
 
+    /// Segments as (offset after the SYN, bytes), and the stream expected.
+    type Case<'a> = (&'a [(u32, &'a [u8])], &'a [u8]);
+
     #[test]
     fn in_order_out_of_order_retransmitted_and_overlapping() {
-        let cases: &[(&[(u32, &[u8])], &[u8])] = &[
+        let cases: &[Case<'_>] = &[
             (&[(0, b"hello "), (6, b"world")], b"hello world"),
             (&[(6, b"world"), (0, b"hello ")], b"hello world"),
             (

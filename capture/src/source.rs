@@ -26,6 +26,34 @@ pub struct LiveStats {
     pub if_dropped: u32,
 }
 
+/// Every pcap and pcapng file under `dir` (or `dir` itself when it is one),
+/// sorted by path. Folders that cannot be read are skipped.
+pub fn capture_files(dir: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if is_capture_file(&path) {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if is_capture_file(dir) {
+        out.push(dir.to_path_buf());
+    } else {
+        walk(dir, &mut out);
+    }
+    out.sort();
+    out
+}
+
+fn is_capture_file(path: &Path) -> bool {
+    path.is_file() && matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng"))
+}
+
 pub struct FileSource {
     path: PathBuf,
     capture: pcap::Capture<pcap::Offline>,

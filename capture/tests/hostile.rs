@@ -6,33 +6,17 @@ use std::path::{Path, PathBuf};
 
 use capture::artifact::ArtifactStore;
 use capture::engine::{Config, Engine};
-use capture::source::{FileSource, Frame};
+use capture::source::{capture_files, FileSource, Frame};
 use model::Timestamp;
 use proptest::prelude::*;
 
 fn fixture_captures() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for root in [
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/peer"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../captures"),
-    ] {
-        walk(&root, &mut out);
-    }
-    out.sort();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = capture_files(&root.join("../../shared/fixtures/peer"));
+    out.extend(capture_files(&root.join("../captures")));
     out
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            walk(&path, out);
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
-            out.push(path);
-        }
-    }
-}
 
 struct Recorded {
     link: capture::decode::LinkType,
@@ -151,4 +135,50 @@ proptest! {
         let frames: Vec<_> = frames.into_iter().enumerate().map(|(i, f)| (Timestamp(i as i64 * 1000), f)).collect();
         run(link, &frames, Config::default());
     }
+}
+
+fn tcp(from_client: bool, seq: u32, ack: u32, flags: &str, payload: &[u8]) -> Vec<u8> {
+    let (src, dst, sport, dport) =
+        if from_client { ([10, 0, 0, 1], [10, 0, 0, 2], 40000, 21) } else { ([10, 0, 0, 2], [10, 0, 0, 1], 21, 40000) };
+    let mut b = etherparse::PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(src, dst, 64).tcp(sport, dport, seq, 65535);
+    for flag in flags.chars() {
+        b = match flag {
+            'S' => b.syn(),
+            'A' => b.ack(ack),
+            'F' => b.fin(),
+            _ => b,
+        };
+    }
+    let mut out = Vec::new();
+    b.write(&mut out, payload).unwrap();
+    out
+}
+
+#[test]
+fn a_new_syn_on_the_same_ports_starts_a_new_flow() {
+    let frames: Vec<(Timestamp, Vec<u8>)> = [
+        tcp(true, 100, 0, "S", b""),
+        tcp(false, 500, 101, "SA", b""),
+        tcp(true, 101, 501, "A", b"USER alice\r\n"),
+        tcp(true, 100, 0, "S", b""), // a retransmitted SYN changes nothing
+        tcp(true, 9000, 0, "S", b""), // a new connection, no FIN seen before it
+        tcp(false, 7000, 9001, "SA", b""),
+        tcp(true, 9001, 7001, "A", b"USER bob\r\n"),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, f)| (Timestamp(i as i64 * 1000), f))
+    .collect();
+    let mut engine = Engine::new(Config::default(), ArtifactStore::hash_only());
+    let mut events = Vec::new();
+    for (ts, data) in &frames {
+        engine.frame(capture::decode::LinkType::Ethernet, &Frame { ts: *ts, data, wire_len: data.len() as u32 });
+        events.extend(engine.drain_events().map(|e| serde_json::to_value(e).unwrap()));
+    }
+    engine.finish();
+    events.extend(engine.drain_events().map(|e| serde_json::to_value(e).unwrap()));
+    let ends: Vec<_> = events.iter().filter(|e| e["type"] == "flow.end").map(|e| e["reason"].clone()).collect();
+    assert_eq!(ends, ["reused", "end_of_capture"]);
+    let users: Vec<_> = events.iter().filter(|e| e["type"] == "ftp.command").map(|e| e["arg"].clone()).collect();
+    assert_eq!(users, ["alice", "bob"]);
 }

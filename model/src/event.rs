@@ -24,6 +24,9 @@ impl Event {
     }
 }
 
+// Events are built once and serialised; boxing the larger variants would
+// only add an allocation per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EventBody {
@@ -90,6 +93,8 @@ pub enum EndReason {
     Evicted,
     /// The capture ended while the flow was open.
     EndOfCapture,
+    /// A new connection (SYN) came on the same addresses and ports.
+    Reused,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

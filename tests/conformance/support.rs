@@ -114,7 +114,7 @@ pub fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 3 < bytes.len() + 0 && bytes.get(i + 1) == Some(&b'x') {
+        if bytes[i] == b'\\' && i + 3 < bytes.len() && bytes.get(i + 1) == Some(&b'x') {
             if let Ok(b) = u8::from_str_radix(
                 std::str::from_utf8(&bytes[i + 2..i + 4]).unwrap_or("zz"),
                 16,

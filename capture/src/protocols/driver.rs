@@ -72,6 +72,31 @@ impl Driver {
         }
     }
 
+    /// Bytes waiting for the rest of a message, both directions.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending[0].len() + self.pending[1].len()
+    }
+
+    /// Drops what is waiting (the engine is over its memory budget); the
+    /// dissector is told as for a gap, and an anomaly says so.
+    pub fn discard_pending(&mut self, ctx: &mut Ctx<'_>) {
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            let waiting = self.pending[dir.index()].len();
+            if waiting > 0 {
+                ctx.offsets = self.consumed;
+                ctx.anomaly(
+                    self.dissector.name(),
+                    "memory_budget",
+                    format!("{waiting} bytes awaiting a complete message dropped: all flows together hold too much"),
+                    Some(dir),
+                );
+                self.consumed[dir.index()] += waiting as u64;
+                self.pending[dir.index()] = Vec::new();
+                self.dissector.gap(dir, 0, ctx);
+            }
+        }
+    }
+
     /// `len` bytes of `dir` are missing.
     pub fn gap(&mut self, dir: Direction, len: u64, ctx: &mut Ctx<'_>) {
         let i = dir.index();

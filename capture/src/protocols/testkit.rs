@@ -69,6 +69,17 @@ pub fn run_with(
     }
 }
 
+/// The `kind` of every anomaly among `events`, in order.
+pub fn anomalies(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match &e.body {
+            model::EventBody::Core(model::event::CoreEvent::Anomaly(a)) => Some(a.kind.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Splits `data` into chunks of `size` bytes (the last may be shorter), for
 /// checking that a parser gives the same events however bytes arrive.
 pub fn chunked(dir: Direction, data: &[u8], size: usize) -> Vec<Step<'_>> {

@@ -54,8 +54,23 @@ pub struct HttpRequest {
     pub response_body_sha256: Option<String>,
     /// Multipart upload file names, then `Content-Disposition` file names.
     pub filenames: Vec<String>,
+    /// The files of a `multipart/form-data` request body, each hashed (and
+    /// kept as an artifact) on its own.
+    #[serde(default)]
+    pub uploads: Vec<HttpUpload>,
     /// Protocol switched to after `101 Switching Protocols` (or `connect`).
     pub upgrade: Option<String>,
     /// Some string or list was cut to its cap.
     pub truncated: bool,
+}
+
+/// One file part of a `multipart/form-data` request body.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HttpUpload {
+    pub filename: String,
+    /// Content bytes (the part's headers and delimiters excluded).
+    pub size: u64,
+    /// SHA-256 of the content, also the artifact's name when artifacts are
+    /// kept; `null` when bytes of the body were not captured.
+    pub sha256: Option<String>,
 }

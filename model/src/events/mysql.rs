@@ -58,6 +58,17 @@ pub struct MysqlLogin {
     pub old_protocol: bool,
     /// This authentication came from `COM_CHANGE_USER`.
     pub change_user: bool,
+    /// The server's nonce from the greeting (hex) and the client's answer
+    /// to it from the handshake response (hex, at most 256 bytes): with
+    /// `mysql_native_password` the answer is
+    /// `SHA1(pw) XOR SHA1(scramble + SHA1(SHA1(pw)))`, so a candidate
+    /// password can be checked offline. Null when not seen (TLS,
+    /// mid-stream, `COM_CHANGE_USER`) and after an authentication-method
+    /// switch (the answer then goes to a new nonce).
+    #[serde(default)]
+    pub scramble: Option<String>,
+    #[serde(default)]
+    pub auth_response: Option<String>,
     /// Connection attributes (`_client_name`, `program_name`, `_os`, …),
     /// at most 32, each value at most 256 bytes.
     pub client_attributes: BTreeMap<String, String>,

@@ -42,15 +42,7 @@ fn transfers(events: &[Event]) -> Vec<(FtpTransfer, String)> {
         .collect()
 }
 
-fn anomalies(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match &e.body {
-            EventBody::Core(model::event::CoreEvent::Anomaly(a)) => Some(a.kind.clone()),
-            _ => None,
-        })
-        .collect()
-}
+use crate::protocols::testkit::anomalies;
 
 fn summary(c: &FtpCommand) -> (String, String, Option<u16>, Option<String>) {
     (

@@ -2,7 +2,7 @@
 //! until the connection closes) through SHA-256 and the artifact writer,
 //! never holding more than a chunk-size line or a trailer block.
 
-use super::multipart::Multipart;
+use super::multipart::{Multipart, Part};
 use super::parser;
 use crate::artifact::ArtifactWriter;
 use crate::protocols::Ctx;
@@ -42,8 +42,25 @@ pub struct Body {
     sink: Option<ArtifactWriter>,
     multipart: Option<Multipart>,
     filenames: Vec<Vec<u8>>,
+    /// The multipart file part being streamed, if any.
+    upload: Option<OpenUpload>,
+    uploads: Vec<Upload>,
     /// Bytes of this body were never captured: its hash means nothing.
     holed: bool,
+}
+
+struct OpenUpload {
+    name: Vec<u8>,
+    sink: ArtifactWriter,
+    holed: bool,
+}
+
+/// A multipart file part, hashed on its own.
+pub struct Upload {
+    pub name: Vec<u8>,
+    pub size: u64,
+    /// `None` when bytes of it were not captured.
+    pub sha256: Option<String>,
 }
 
 /// A finished (or cut-off) body.
@@ -51,9 +68,10 @@ pub struct Finished {
     pub len: u64,
     pub sha256: Option<String>,
     pub filenames: Vec<Vec<u8>>,
+    pub uploads: Vec<Upload>,
 }
 
-/// File names kept per body.
+/// File names (and uploads) kept per body.
 const MAX_FILENAMES: usize = 1024;
 
 impl Body {
@@ -64,6 +82,8 @@ impl Body {
             sink: None,
             multipart: multipart_boundary.map(Multipart::new),
             filenames: Vec::new(),
+            upload: None,
+            uploads: Vec::new(),
             holed: false,
         }
     }
@@ -149,6 +169,9 @@ impl Body {
     /// cannot be followed across the hole.
     pub fn gap(&mut self, len: u64) -> bool {
         self.holed = true;
+        if let Some(upload) = &mut self.upload {
+            upload.holed = true;
+        }
         match self.framing {
             Framing::Length(left) if len <= left => {
                 self.len = self.len.saturating_add(len);
@@ -170,16 +193,25 @@ impl Body {
         self.len = self.len.saturating_add(bytes.len() as u64);
         self.sink.get_or_insert_with(|| ctx.artifact()).write(bytes);
         if let Some(m) = &mut self.multipart {
-            let names = &mut self.filenames;
-            m.feed(bytes, &mut |name: &[u8]| {
-                if names.len() < MAX_FILENAMES {
-                    names.push(name.to_vec());
-                }
+            let (names, upload, uploads) =
+                (&mut self.filenames, &mut self.upload, &mut self.uploads);
+            m.feed(bytes, &mut |part| {
+                on_part(part, names, upload, uploads, ctx)
             });
         }
     }
 
-    pub fn finish(self) -> Finished {
+    pub fn finish(mut self) -> Finished {
+        if let Some(m) = &mut self.multipart {
+            let (upload, uploads) = (&mut self.upload, &mut self.uploads);
+            m.finish(&mut |part| {
+                if let Part::End = part {
+                    close_upload(upload, uploads);
+                } else if let (Part::Content(bytes), Some(open)) = (part, upload.as_mut()) {
+                    open.sink.write(bytes);
+                }
+            });
+        }
         let artifact = self.sink.map(ArtifactWriter::finish);
         let sha256 = if self.holed {
             None
@@ -190,7 +222,50 @@ impl Body {
             len: self.len,
             sha256,
             filenames: self.filenames,
+            uploads: self.uploads,
         }
+    }
+}
+
+/// Streams multipart file parts into artifacts of their own.
+fn on_part(
+    part: Part<'_>,
+    names: &mut Vec<Vec<u8>>,
+    upload: &mut Option<OpenUpload>,
+    uploads: &mut Vec<Upload>,
+    ctx: &Ctx<'_>,
+) {
+    match part {
+        Part::File(name) => {
+            if names.len() < MAX_FILENAMES {
+                names.push(name.to_vec());
+            }
+            close_upload(upload, uploads);
+            if uploads.len() < MAX_FILENAMES {
+                *upload = Some(OpenUpload {
+                    name: name.to_vec(),
+                    sink: ctx.artifact(),
+                    holed: false,
+                });
+            }
+        }
+        Part::Content(bytes) => {
+            if let Some(open) = upload {
+                open.sink.write(bytes);
+            }
+        }
+        Part::End => close_upload(upload, uploads),
+    }
+}
+
+fn close_upload(upload: &mut Option<OpenUpload>, uploads: &mut Vec<Upload>) {
+    if let Some(open) = upload.take() {
+        let artifact = open.sink.finish();
+        uploads.push(Upload {
+            name: open.name,
+            size: artifact.size,
+            sha256: (!open.holed).then_some(artifact.sha256),
+        });
     }
 }
 

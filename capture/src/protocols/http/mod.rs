@@ -477,6 +477,9 @@ impl Http {
         for name in &done.filenames {
             tx.add_filename(name);
         }
+        for upload in done.uploads {
+            tx.add_upload(upload);
+        }
         if dir == Direction::ToServer {
             tx.event.request_body_len = done.len;
             tx.event.request_body_sha256 = done.sha256;

@@ -1,4 +1,4 @@
-use model::events::http::{HttpEvent, HttpRequest};
+use model::events::http::{HttpEvent, HttpRequest, HttpUpload};
 use model::{Direction, Event, EventBody};
 use proptest::prelude::*;
 
@@ -20,15 +20,7 @@ fn requests(events: &[Event]) -> Vec<HttpRequest> {
         .collect()
 }
 
-fn anomalies(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match &e.body {
-            EventBody::Core(model::event::CoreEvent::Anomaly(a)) => Some(a.kind.clone()),
-            _ => None,
-        })
-        .collect()
-}
+use crate::protocols::testkit::anomalies;
 
 fn dissect(steps: &[Step<'_>]) -> Vec<Event> {
     run((SPEC.new)(), 80, steps).events
@@ -190,6 +182,21 @@ Content-Length: {}\r\n\r\n",
     let r = requests(&out.events);
     assert_eq!(r[0].filenames, ["x.php"]);
     assert_eq!(r[0].request_body_len, body.len() as u64);
+    // The file part on its own: its content, hashed and kept.
+    let content = b"<?php eval($_POST[1]); ?>";
+    assert_eq!(
+        r[0].uploads,
+        [HttpUpload {
+            filename: "x.php".to_string(),
+            size: content.len() as u64,
+            sha256: Some(sha256(content)),
+        }]
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join(sha256(content))).unwrap(),
+        content,
+        "uploaded file kept as an artifact"
+    );
     let sha = r[0].request_body_sha256.clone().unwrap();
     assert_eq!(
         std::fs::read(dir.path().join(&sha)).unwrap(),
@@ -488,6 +495,14 @@ fn uploads_are_hashed_and_named() {
             r[0].info_code
         ),
         (vec!["a.sh".to_string()], 106, Some(100))
+    );
+    assert_eq!(
+        r[0].uploads,
+        [HttpUpload {
+            filename: "a.sh".to_string(),
+            size: 9,
+            sha256: Some(sha256(b"#!/bin/sh")),
+        }]
     );
     assert_eq!(
         (r[1].request_body_len, r[1].request_body_sha256.clone()),

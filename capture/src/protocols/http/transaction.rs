@@ -2,10 +2,10 @@
 //! event, and deciding how the body that follows is framed.
 
 use base64::Engine;
-use model::events::http::HttpRequest;
+use model::events::http::{HttpRequest, HttpUpload};
 use model::Timestamp;
 
-use super::body::{Chunk, Framing};
+use super::body::{Chunk, Framing, Upload};
 use super::parser::{self, RequestLine, StatusLine};
 
 /// Longest string kept from the wire; longer ones are cut and flagged.
@@ -47,6 +47,19 @@ impl Tx {
             http09: false,
             wants_upgrade: false,
         }
+    }
+
+    pub fn add_upload(&mut self, upload: Upload) {
+        if self.event.uploads.len() >= MAX_FILENAMES {
+            self.event.truncated = true;
+            return;
+        }
+        let filename = text(&upload.name, &mut self.event.truncated);
+        self.event.uploads.push(HttpUpload {
+            filename,
+            size: upload.size,
+            sha256: upload.sha256,
+        });
     }
 
     pub fn add_filename(&mut self, name: &[u8]) {

@@ -59,15 +59,7 @@ fn auths(events: &[Event]) -> Vec<MongoAuth> {
         .collect()
 }
 
-fn anomalies(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match &e.body {
-            EventBody::Core(model::event::CoreEvent::Anomaly(a)) => Some(a.kind.clone()),
-            _ => None,
-        })
-        .collect()
-}
+use crate::protocols::testkit::anomalies;
 
 fn deeptrace_events() -> Vec<Event> {
     let segments = segments();

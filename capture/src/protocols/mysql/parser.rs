@@ -123,6 +123,9 @@ pub struct Greeting<'a> {
     pub connection_id: Option<u32>,
     pub capabilities: u32,
     pub plugin: Option<&'a [u8]>,
+    /// The server's nonce: its first 8 bytes, then the rest (trailing NUL
+    /// removed); empty when not sent.
+    pub scramble: (&'a [u8], &'a [u8]),
 }
 
 pub fn greeting(payload: &[u8]) -> Option<Greeting<'_>> {
@@ -140,6 +143,7 @@ pub fn greeting(payload: &[u8]) -> Option<Greeting<'_>> {
             connection_id,
             capabilities: 0,
             plugin: None,
+            scramble: (&[], &[]),
         });
     }
     let mut greeting = Greeting {
@@ -148,8 +152,13 @@ pub fn greeting(payload: &[u8]) -> Option<Greeting<'_>> {
         connection_id,
         capabilities: 0,
         plugin: None,
+        scramble: (&[], &[]),
     };
-    if r.bytes(8 + 1).is_none() {
+    let Some(first) = r.bytes(8) else {
+        return Some(greeting);
+    };
+    greeting.scramble.0 = first;
+    if r.bytes(1).is_none() {
         return Some(greeting);
     }
     greeting.capabilities = u32::from(r.u16().unwrap_or(0));
@@ -162,7 +171,8 @@ pub fn greeting(payload: &[u8]) -> Option<Greeting<'_>> {
         return Some(greeting);
     }
     if greeting.capabilities & caps::SECURE_CONNECTION != 0 {
-        r.bytes(auth_len.saturating_sub(8).max(13))?;
+        let rest = r.bytes(auth_len.saturating_sub(8).max(13))?;
+        greeting.scramble.1 = rest.strip_suffix(&[0]).unwrap_or(rest);
     }
     if greeting.capabilities & caps::PLUGIN_AUTH != 0 {
         let plugin = r.nul_or_rest();
@@ -183,6 +193,9 @@ pub struct HandshakeResponse<'a> {
     pub plugin: Option<&'a [u8]>,
     /// Raw connection attributes block (see [`attributes`]).
     pub attributes: Option<&'a [u8]>,
+    /// The client's answer to the scramble (for `mysql_native_password`,
+    /// `SHA1(pw) XOR SHA1(scramble + SHA1(SHA1(pw)))`).
+    pub auth_response: &'a [u8],
 }
 
 pub fn handshake_response(payload: &[u8]) -> Option<HandshakeResponse<'_>> {
@@ -208,14 +221,14 @@ pub fn handshake_response(payload: &[u8]) -> Option<HandshakeResponse<'_>> {
         return hs.ssl_request.then_some(hs);
     }
     hs.user = r2.nul_str()?;
-    if capabilities & caps::PLUGIN_AUTH_LENENC_DATA != 0 {
-        r2.lenenc_bytes()?;
+    hs.auth_response = if capabilities & caps::PLUGIN_AUTH_LENENC_DATA != 0 {
+        r2.lenenc_bytes()?
     } else if capabilities & caps::SECURE_CONNECTION != 0 {
         let n = r2.u8()?;
-        r2.bytes(usize::from(n))?;
+        r2.bytes(usize::from(n))?
     } else {
-        r2.nul_or_rest();
-    }
+        r2.nul_or_rest()
+    };
     if capabilities & caps::CONNECT_WITH_DB != 0 && !r2.is_empty() {
         hs.database = Some(r2.nul_or_rest());
     }

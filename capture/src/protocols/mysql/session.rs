@@ -18,6 +18,10 @@ pub const QUERY_CAP: usize = 64 * 1024;
 /// Cap of any other string kept from the wire.
 const STRING_CAP: usize = 4 * 1024;
 const ATTRIBUTE_CAP: usize = 256;
+/// Auth response bytes kept (a native-password answer is 20).
+const AUTH_RESPONSE_CAP: usize = 256;
+/// Longest greeting nonce kept (the field allows 255 bytes; real ones are 20).
+const SCRAMBLE_CAP: usize = 264;
 const MAX_ATTRIBUTES: usize = 32;
 /// Commands sent without waiting for their response that we keep.
 const MAX_PENDING: usize = 64;
@@ -86,6 +90,8 @@ pub struct Session {
     /// Known from the handshake, or learnt from a result set's shape.
     deprecate_eof: Option<bool>,
     greeting_plugin: Option<String>,
+    /// The greeting's nonce, hex (the scramble a login answers).
+    scramble: Option<String>,
     user: Option<String>,
     login: Option<(Timestamp, MysqlLogin)>,
     queue: VecDeque<Pending>,
@@ -105,6 +111,7 @@ impl Session {
             client_caps: None,
             deprecate_eof: None,
             greeting_plugin: None,
+            scramble: None,
             user: None,
             login: None,
             queue: VecDeque::new(),
@@ -294,6 +301,7 @@ impl Session {
         let plugin = g.plugin.map(|p| text(p, STRING_CAP).0);
         self.server_caps = Some(g.capabilities);
         self.greeting_plugin = plugin.clone();
+        self.scramble = scramble_hex(g.scramble);
         self.phase = Phase::Greeted;
         ctx.emit(MysqlEvent::Greeting(MysqlGreeting {
             mariadb: raw.starts_with("5.5.5-") || raw.contains("MariaDB"),
@@ -337,6 +345,16 @@ impl Session {
             .or_else(|| self.greeting_plugin.clone());
         if let Some(block) = hs.attributes {
             login.truncated |= read_attributes(&mut login, block);
+        }
+        if !hs.auth_response.is_empty() {
+            let cut = hs.auth_response.len() > AUTH_RESPONSE_CAP;
+            let kept = hs
+                .auth_response
+                .get(..AUTH_RESPONSE_CAP)
+                .unwrap_or(hs.auth_response);
+            login.auth_response = Some(hex::encode(kept));
+            login.truncated |= cut;
+            login.scramble = self.scramble.clone();
         }
         self.login = Some((ctx.ts, login));
         self.phase = Phase::Auth;
@@ -750,13 +768,13 @@ fn set_error(ev: &mut MysqlCommand, payload: &[u8]) {
     }
 }
 
-enum AuthStep {
+pub(super) enum AuthStep {
     More,
     Done,
 }
 
 /// One server packet of an authentication exchange.
-fn auth_step(login: &mut MysqlLogin, payload: &[u8]) -> AuthStep {
+pub(super) fn auth_step(login: &mut MysqlLogin, payload: &[u8]) -> AuthStep {
     match payload.first() {
         Some(0x00) => {
             login.success = Some(true);
@@ -777,6 +795,9 @@ fn auth_step(login: &mut MysqlLogin, payload: &[u8]) -> AuthStep {
                 Some(rest) => Reader::new(rest).nul_or_rest(),
             };
             login.auth_plugin = Some(text(plugin, STRING_CAP).0);
+            // The answer that follows goes to the switch's own nonce.
+            login.scramble = None;
+            login.auth_response = None;
             AuthStep::More
         }
         // 0x01: more data (caching_sha2_password fast auth, public key).
@@ -789,6 +810,19 @@ fn emit_command(p: Pending, ctx: &mut Ctx<'_>) {
     if let Some(login) = p.login {
         ctx.emit_at(p.ts, MysqlEvent::Login(login));
     }
+}
+
+/// The greeting's two scramble parts as one hex string; `None` when empty
+/// or implausibly long (a nonce is 20 bytes; 8 for pre-4.1 servers).
+fn scramble_hex((first, rest): (&[u8], &[u8])) -> Option<String> {
+    let len = first.len() + rest.len();
+    if len == 0 || len > SCRAMBLE_CAP {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(len);
+    bytes.extend_from_slice(first);
+    bytes.extend_from_slice(rest);
+    Some(hex::encode(bytes))
 }
 
 /// Reads connection attributes into the login; true if some were cut.

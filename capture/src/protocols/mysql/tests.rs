@@ -23,6 +23,7 @@ fn stream(name: &str) -> Vec<(Direction, Vec<u8>)> {
         "mariadb_0" => include_str!("testdata/mariadb_0.stream"),
         "mariadb_1" => include_str!("testdata/mariadb_1.stream"),
         "mariadb_2" => include_str!("testdata/mariadb_2.stream"),
+        "own_native_password_0" => include_str!("testdata/own_native_password_0.stream"),
         _ => panic!("no stream {name}"),
     };
     text.lines()
@@ -729,4 +730,52 @@ fn large_local_infile_contents_are_hashed_whole() {
         Some(hex::encode(digest).as_str())
     );
     assert_eq!((c.success, c.affected_rows), (Some(true), Some(7)));
+}
+
+/// `mysql_native_password`'s answer to a nonce.
+fn native_password(password: &[u8], scramble: &[u8]) -> Vec<u8> {
+    use sha1::{Digest, Sha1};
+    let stage1 = Sha1::digest(password);
+    let stage2 = Sha1::digest(stage1);
+    let mut h = Sha1::new();
+    h.update(scramble);
+    h.update(stage2);
+    let mask = h.finalize();
+    stage1.iter().zip(mask.iter()).map(|(a, b)| a ^ b).collect()
+}
+
+#[test]
+fn login_keeps_the_nonce_and_the_answer_to_check_a_password_offline() {
+    // MariaDB 10.11 and its client (captures/mysql/mysql-session.pcap):
+    // dbadmin tried the password `wrongpass`.
+    let segments = stream("own_native_password_0");
+    for size in [1, 7, 4096] {
+        let l = logins(&dissect_chunked(&segments, size));
+        assert_eq!(l.len(), 1);
+        let scramble = hex::decode(l[0].scramble.as_deref().unwrap()).unwrap();
+        assert_eq!(scramble.len(), 20, "the nonce is 20 bytes");
+        let answer = l[0].auth_response.as_deref().unwrap();
+        assert_eq!(
+            answer,
+            hex::encode(native_password(b"wrongpass", &scramble))
+        );
+        assert_ne!(answer, hex::encode(native_password(b"admin123", &scramble)));
+        assert_eq!((l[0].success, l[0].error_code), (Some(false), Some(1045)));
+    }
+}
+
+#[test]
+fn an_auth_switch_drops_the_answer_to_the_old_nonce() {
+    // An auth switch request (0xfe) brings its own nonce: the answer to the
+    // greeting's is no longer the one that counts.
+    let mut login = MysqlLogin {
+        scramble: Some("00".into()),
+        auth_response: Some("11".into()),
+        ..MysqlLogin::default()
+    };
+    let _ = super::session::auth_step(
+        &mut login,
+        b"\xfemysql_native_password\0abcdefghijabcdefghij\0",
+    );
+    assert_eq!((login.scramble, login.auth_response), (None, None));
 }

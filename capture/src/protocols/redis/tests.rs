@@ -43,15 +43,7 @@ fn auths(events: &[Event]) -> Vec<RedisAuth> {
         .collect()
 }
 
-fn anomalies(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match &e.body {
-            EventBody::Core(model::event::CoreEvent::Anomaly(a)) => Some(a.kind.clone()),
-            _ => None,
-        })
-        .collect()
-}
+use crate::protocols::testkit::anomalies;
 
 /// (name, args, reply, success) of each command.
 /// (name, args, reply, success)

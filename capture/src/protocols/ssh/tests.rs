@@ -34,15 +34,7 @@ fn kexinits(events: &[Event]) -> Vec<SshKexInit> {
         .collect()
 }
 
-fn anomalies(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match &e.body {
-            EventBody::Core(model::event::CoreEvent::Anomaly(a)) => Some(a.kind.clone()),
-            _ => None,
-        })
-        .collect()
-}
+use crate::protocols::testkit::anomalies;
 
 /// The real exchange, interleaved as on the wire: version lines, KEXINITs,
 /// then the rest of each side (key exchange, NEWKEYS, encrypted data).
