@@ -115,7 +115,7 @@ fn write(
     if link_types.len() > 1 {
         return Err(Error::Io {
             path: out.to_path_buf(),
-            source: std::io::Error::other(format!(
+            error: std::io::Error::other(format!(
                 "the matching packets have different link types ({link_types:?}); narrow the query"
             )),
         });

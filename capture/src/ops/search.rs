@@ -14,7 +14,7 @@ pub(crate) fn open_for_reading(data: &Path) -> Result<(Manifest, Index)> {
     let layout = layout(data);
     let manifest = Manifest::load(&layout.manifest())?.ok_or_else(|| Error::Io {
         path: data.to_path_buf(),
-        source: std::io::Error::new(
+        error: std::io::Error::new(
             std::io::ErrorKind::NotFound,
             "no kyoka data here (run `kyoka ingest` first)",
         ),
