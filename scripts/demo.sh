@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Runs what the appliance has today on its demo data set: builds kyoka and
-# dissects the bundled real captures (captures/), writes every event to
-# target/demo-events.jsonl and shows a count and one example per event type.
-# Pass capture files to dissect those instead.
+# Runs what the appliance has today on its demo data set: builds kyoka,
+# dissects the bundled real captures (captures/) into
+# target/demo-events.jsonl with a count and one example per event type, then
+# stores and indexes them in the data folder target/demo-data and shows the
+# attacker sessions and a few searches an analyst would type.
+# Pass capture files or folders to use those instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cargo build --release --quiet
 files=("$@")
 if ((${#files[@]} == 0)); then
-    mapfile -t files < <(find captures -name '*.pcap' | sort)
+    files=(captures)
 fi
 out=target/demo-events.jsonl
 ./target/release/kyoka dissect --artifacts target/demo-artifacts "${files[@]}" >"$out"
@@ -20,9 +22,21 @@ for line in open(sys.argv[1]):
     event = json.loads(line)
     counts[event["type"]] += 1
     example.setdefault(event["type"], line.strip())
-print(f"{sum(counts.values())} events from {sys.argv[2]} captures\n")
+print(f"{sum(counts.values())} events\n")
 for t, n in sorted(counts.items()):
     print(f"{t:16} {n:6}   {example[t][:150]}")
-' "$out" "${#files[@]}"
+' "$out"
 echo
 echo "all events: $out    extracted files: target/demo-artifacts/"
+echo
+data=target/demo-data
+search() {
+    echo
+    echo "\$ kyoka search --data $data $*"
+    ./target/release/kyoka search --data "$data" --limit 10 "$@"
+}
+./target/release/kyoka ingest --data "$data" "${files[@]}"
+search --kind sessions '*'
+search 'type:ftp.login success:true'
+search 'type:mysql.command query:passwd'
+search 'type:redis.command command:config'

@@ -13,7 +13,8 @@ use super::EventWriter;
 /// Print the decoded events of pcap/pcapng files, one JSON object per line.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Capture files (pcap or pcapng); each is dissected on its own.
+    /// Capture files (pcap or pcapng), or folders to search for them; each
+    /// file is dissected on its own.
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Keep extracted files (FTP transfers, HTTP bodies) here, named by SHA-256.
@@ -31,7 +32,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut out = EventWriter::new(BufWriter::with_capacity(1 << 16, stdout));
     let mut write_error = None;
     let mut failure = None;
-    for file in &args.files {
+    for file in &super::expand_folders(&args.files) {
         let result = dissect_file_with(file, Config::default(), &artifacts, &mut |event| {
             if write_error.is_none() {
                 if let Err(e) = out.write(&event) {

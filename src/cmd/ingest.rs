@@ -15,7 +15,7 @@ use super::data::DataArg;
 pub struct Args {
     #[command(flatten)]
     data: DataArg,
-    /// Capture files (pcap or pcapng).
+    /// Capture files (pcap or pcapng), or folders to search for them.
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Print the summary as JSON on stdout.
@@ -26,7 +26,8 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let data = args.data.dir();
     let mut bar = Bar::new();
-    let report = ops::ingest(&data, &args.files, &Options::default(), &mut |p| {
+    let files = super::expand_folders(&args.files);
+    let report = ops::ingest(&data, &files, &Options::default(), &mut |p| {
         bar.show(p)
     })?;
     bar.done();

@@ -12,6 +12,13 @@ use std::process::ExitCode;
 
 use model::Event;
 
+/// Arguments as files: a folder stands for every capture file under it.
+pub fn expand_folders(args: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
+    args.iter()
+        .flat_map(|arg| if arg.is_dir() { ::capture::source::capture_files(arg) } else { vec![arg.clone()] })
+        .collect()
+}
+
 /// Exit status 2 means the input was bad (a malformed capture, a damaged
 /// store, a bad query); 1 is any other failure.
 pub fn exit_code(err: &anyhow::Error) -> ExitCode {
