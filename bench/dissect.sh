@@ -6,6 +6,8 @@
 #   bash bench/dissect.sh [SIZE_MB=1024] [SEED=1]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# rustup puts cargo here; a non-login shell may not have it on PATH.
+if ! command -v cargo >/dev/null && [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
 size_mb=${1:-1024}
 seed=${2:-1}
 bash scripts/deps.sh

@@ -7,6 +7,8 @@
 # Pass capture files or folders to use those instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# rustup puts cargo here; a non-login shell may not have it on PATH.
+if ! command -v cargo >/dev/null && [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
 bash scripts/deps.sh
 cargo build --release --quiet
 files=("$@")

@@ -4,6 +4,8 @@
 # are printed (--nocapture).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# rustup puts cargo here; a non-login shell may not have it on PATH.
+if ! command -v cargo >/dev/null && [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
 bash scripts/deps.sh
 test -d ../shared/fixtures/peer || { echo "missing ../shared/fixtures (peer captures)" >&2; exit 1; }
 cargo test --workspace --no-fail-fast -- --nocapture
