@@ -5,6 +5,12 @@ mod cmd;
 
 use std::process::ExitCode;
 
+/// mimalloc: `ingest` allocates each event's JSON on the pipeline's thread
+/// and frees it on the index writer's; glibc's malloc spent 14 % of the
+/// pipeline thread's time on that (docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]

@@ -7,37 +7,55 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
+
+/// Bytes one writer keeps in memory before it creates its file.
+const SPOOL_BYTES_PER_WRITER: usize = 1 << 20;
+/// Bytes all writers of a store keep in memory together.
+const SPOOL_BYTES_TOTAL: usize = 64 << 20;
 
 #[derive(Clone, Debug, Default)]
 pub struct ArtifactStore {
     dir: Option<PathBuf>,
+    /// Bytes spooled in memory by this store's writers.
+    spooled: Arc<AtomicUsize>,
 }
 
 impl ArtifactStore {
     /// A store that only hashes and keeps nothing.
     pub fn hash_only() -> ArtifactStore {
-        ArtifactStore { dir: None }
+        ArtifactStore::default()
     }
 
     /// A store that keeps every artifact as `DIR/<sha256>`.
     pub fn in_dir(dir: impl Into<PathBuf>) -> crate::Result<ArtifactStore> {
         let dir = dir.into();
         fs::create_dir_all(&dir).map_err(crate::Error::Artifact)?;
-        Ok(ArtifactStore { dir: Some(dir) })
+        Ok(ArtifactStore {
+            dir: Some(dir),
+            spooled: Arc::default(),
+        })
     }
 
     pub fn dir(&self) -> Option<&Path> {
         self.dir.as_deref()
     }
 
-    /// A writer; its temporary file is created at the first byte, so
-    /// empty artifacts cost no file system work.
+    /// A writer. Its first bytes stay in memory (up to
+    /// `SPOOL_BYTES_PER_WRITER`, and `SPOOL_BYTES_TOTAL` for all writers);
+    /// the temporary file is created only past that, or at `finish` when no
+    /// file with the same hash is kept yet. Captures repeat the same files
+    /// (FTP listings, web pages), and creating then deleting a file per
+    /// transfer cost more system time than anything else in `ingest`.
     pub fn writer(&self) -> ArtifactWriter {
         ArtifactWriter {
             hasher: Sha256::new(),
             size: 0,
+            spool: Vec::new(),
+            spooled: self.spooled.clone(),
             file: None,
             dir: self.dir.clone(),
             failed: false,
@@ -48,6 +66,9 @@ impl ArtifactStore {
 pub struct ArtifactWriter {
     hasher: Sha256,
     size: u64,
+    /// Bytes not in a file yet (counted in `spooled`).
+    spool: Vec<u8>,
+    spooled: Arc<AtomicUsize>,
     file: Option<tempfile::NamedTempFile>,
     dir: Option<PathBuf>,
     /// Keeping failed (no temporary file, or out of disk): only hash.
@@ -70,44 +91,75 @@ impl ArtifactWriter {
         }
         self.hasher.update(data);
         self.size += data.len() as u64;
-        if self.file.is_none() && !self.failed {
-            self.file = self.dir.as_ref().and_then(|dir| {
-                tempfile::Builder::new()
-                    .prefix(".partial-")
-                    .tempfile_in(dir)
-                    .ok()
-            });
-            self.failed = self.file.is_none();
+        if self.failed || self.dir.is_none() {
+            return;
+        }
+        if self.file.is_none() {
+            if self.spool.len() + data.len() <= SPOOL_BYTES_PER_WRITER {
+                let before = self.spooled.fetch_add(data.len(), Ordering::Relaxed);
+                if before + data.len() <= SPOOL_BYTES_TOTAL {
+                    self.spool.extend_from_slice(data);
+                    return;
+                }
+                self.spooled.fetch_sub(data.len(), Ordering::Relaxed);
+            }
+            self.file = self.temp_file();
+            if self.file.is_none() {
+                self.stop_keeping();
+                return;
+            }
         }
         if let Some(file) = &mut self.file {
             if file.write_all(data).is_err() {
                 // Out of disk: keep hashing, stop keeping.
-                self.file = None;
-                self.failed = true;
+                self.stop_keeping();
             }
         }
+    }
+
+    /// A temporary file holding the spooled bytes.
+    fn temp_file(&mut self) -> Option<tempfile::NamedTempFile> {
+        let dir = self.dir.as_ref()?;
+        let mut file = tempfile::Builder::new()
+            .prefix(".partial-")
+            .tempfile_in(dir)
+            .ok()?;
+        let ok = file.write_all(&self.spool).is_ok();
+        self.release_spool();
+        ok.then_some(file)
+    }
+
+    fn release_spool(&mut self) {
+        self.spooled.fetch_sub(self.spool.len(), Ordering::Relaxed);
+        self.spool = Vec::new();
+    }
+
+    fn stop_keeping(&mut self) {
+        self.file = None;
+        self.failed = true;
+        self.release_spool();
     }
 
     pub fn size(&self) -> u64 {
         self.size
     }
 
-    pub fn finish(self) -> Artifact {
-        let sha256 = hex::encode(self.hasher.finalize());
-        let path = match (self.file, self.dir) {
-            (Some(file), Some(dir)) => {
+    pub fn finish(mut self) -> Artifact {
+        let sha256 = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        let path = match self.dir.clone() {
+            Some(dir) if !self.failed => {
                 let target = dir.join(&sha256);
                 if target.exists() {
                     Some(target)
                 } else {
-                    file.persist(&target).ok().map(|_| target)
+                    // Spooled bytes (or none: an empty artifact is kept
+                    // too) go to a file now.
+                    let file = match self.file.take() {
+                        Some(file) => Some(file),
+                        None => self.temp_file(),
+                    };
+                    file.and_then(|f| f.persist(&target).ok()).map(|_| target)
                 }
-            }
-            // An empty artifact is kept too, as it was before files were
-            // created lazily.
-            (None, Some(dir)) if self.size == 0 && !self.failed => {
-                let target = dir.join(&sha256);
-                (target.exists() || fs::File::create(&target).is_ok()).then_some(target)
             }
             _ => None,
         };
@@ -116,6 +168,12 @@ impl ArtifactWriter {
             size: self.size,
             path,
         }
+    }
+}
+
+impl Drop for ArtifactWriter {
+    fn drop(&mut self) {
+        self.release_spool();
     }
 }
 
@@ -147,8 +205,37 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
         drop(writers);
         let empty = store.writer().finish();
-        assert_eq!(empty.sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            empty.sha256,
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         assert_eq!(fs::read(empty.path.unwrap()).unwrap(), b"");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_repeated_file_is_kept_once_and_spills_past_the_spool() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ArtifactStore::in_dir(dir.path()).unwrap();
+        let big = vec![7u8; SPOOL_BYTES_PER_WRITER + 10];
+        let paths: Vec<_> = (0..3)
+            .map(|_| {
+                let mut w = store.writer();
+                w.write(b"same bytes");
+                w.finish().path.unwrap()
+            })
+            .chain((0..2).map(|_| {
+                let mut w = store.writer();
+                for chunk in big.chunks(4096) {
+                    w.write(chunk);
+                }
+                w.finish().path.unwrap()
+            }))
+            .collect();
+        assert_eq!(fs::read(&paths[0]).unwrap(), b"same bytes");
+        assert_eq!(fs::read(&paths[4]).unwrap(), big);
+        // Two files, no temporary file left, nothing left in the spool.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+        assert_eq!(store.spooled.load(Ordering::Relaxed), 0);
     }
 }

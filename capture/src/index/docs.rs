@@ -60,16 +60,81 @@ fn collect_text(v: &Value, out: &mut String) {
     }
 }
 
-/// An event (not `flow.end`) with the session and flow it belongs to.
-/// Returns the document and the event's JSON.
+/// Keys whose values have fields of their own, left out of the full
+/// text: times, addresses and Community IDs, document ids, hashes. Their
+/// tokens are mostly unique (`2026`, `11`, `25T10`, base64 pieces), so they
+/// made up most of the text field's terms and positions while nobody
+/// searches them as words.
+const NOT_TEXT: &[&str] = &[
+    "ts",
+    "end",
+    "first_seen",
+    "last_seen",
+    "type",
+    "kind",
+    "flow",
+    "session_id",
+    "src_ip",
+    "dst_ips",
+    "dst_ports",
+    "sha256",
+    "infile_sha256",
+    "request_body_sha256",
+    "response_body_sha256",
+];
+
+/// The full text of a document: every string of its JSON except the
+/// top-level keys of [`NOT_TEXT`].
+fn full_text(v: &Value) -> String {
+    let mut out = String::new();
+    match v {
+        Value::Object(o) => o
+            .iter()
+            .filter(|(k, _)| !NOT_TEXT.contains(&k.as_str()))
+            .for_each(|(_, x)| collect_text(x, &mut out)),
+        _ => collect_text(v, &mut out),
+    }
+    out
+}
+
+/// An event's JSON, for its session's summary and then its document.
+pub fn event_json(e: &Event) -> Value {
+    serde_json::to_value(e).unwrap_or(Value::Null)
+}
+
+/// An event on its way to the writer thread, which builds its document
+/// (so the pipeline's thread only dissects and groups).
+pub struct PendingEvent {
+    pub source: std::sync::Arc<str>,
+    pub event: Event,
+    pub json: Value,
+    pub session_id: String,
+    pub flow_key: String,
+}
+
+impl PendingEvent {
+    pub fn into_doc(self, f: &Fields) -> TantivyDocument {
+        event(
+            f,
+            &self.source,
+            &self.event,
+            &self.session_id,
+            &self.flow_key,
+            self.json,
+        )
+    }
+}
+
+/// An event (not `flow.end`) with the session and flow it belongs to, and
+/// its JSON ([`event_json`]).
 pub fn event(
     f: &Fields,
     source: &str,
     e: &Event,
     session_id: &str,
     flow_key: &str,
-) -> (TantivyDocument, Value) {
-    let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
+    mut v: Value,
+) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
     doc.add_text(f.kind, KIND_EVENT);
     doc.add_text(f.source, source);
@@ -132,15 +197,16 @@ pub fn event(
     if let Some(ok) = v.get("success").and_then(Value::as_bool) {
         doc.add_bool(f.success, ok);
     }
-    let mut text = String::new();
-    collect_text(&v, &mut text);
-    doc.add_text(f.text, &text);
+    let text = full_text(&v);
+    if !text.is_empty() {
+        doc.add_text(f.text, &text);
+    }
     // No `kind` key here: anomalies have a `kind` of their own.
     if let Value::Object(o) = &mut v {
         o.insert("session_id".into(), json!(session_id));
     }
     doc.add_text(f.json, v.to_string());
-    (doc, v)
+    doc
 }
 
 /// A flow, from its `flow.end`, with where its packets are.
@@ -192,9 +258,10 @@ pub fn flow(
             }
         }
     }
-    let mut text = String::new();
-    collect_text(&v, &mut text);
-    doc.add_text(f.text, &text);
+    let text = full_text(&v);
+    if !text.is_empty() {
+        doc.add_text(f.text, &text);
+    }
     doc.add_text(f.json, v.to_string());
     doc.add_bytes(f.locations, locations);
     doc
@@ -232,9 +299,10 @@ pub fn session(f: &Fields, source: &str, s: &Summary) -> TantivyDocument {
     if let Value::Object(o) = &mut v {
         o.insert("kind".into(), json!(KIND_SESSION));
     }
-    let mut text = String::new();
-    collect_text(&v, &mut text);
-    doc.add_text(f.text, &text);
+    let text = full_text(&v);
+    if !text.is_empty() {
+        doc.add_text(f.text, &text);
+    }
     doc.add_text(f.json, v.to_string());
     doc
 }

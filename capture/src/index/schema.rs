@@ -1,8 +1,8 @@
 //! One schema for sessions, flows and events; `kind` tells them apart.
 
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, IpAddrOptions, NumericOptions, Schema, FAST, INDEXED,
-    STORED, STRING, TEXT,
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, IpAddrOptions, NumericOptions,
+    Schema, TextFieldIndexing, TextOptions, STORED,
 };
 
 pub const KIND_SESSION: &str = "session";
@@ -95,50 +95,76 @@ pub const QUERY_FIELDS: &[&str] = &[
     "text",
 ];
 
+/// Exact values (`type:ftp.login`, ids, hashes): one token, no positions,
+/// no norms. Results are sorted by time, never scored, so no field keeps
+/// norms or needs term frequencies.
+fn exact() -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_fieldnorms(false)
+            .set_index_option(IndexRecordOption::Basic),
+    )
+}
+
+/// Words, with positions: a value such as `/admin/login.php` or
+/// `drop table` is several tokens, which the query parser turns into a
+/// phrase.
+fn words() -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("default")
+            .set_fieldnorms(false)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    )
+}
+
 impl Fields {
     pub fn new() -> Fields {
         let mut b = Schema::builder();
         let date = DateOptions::default()
             .set_indexed()
             .set_fast()
-            .set_stored()
             .set_precision(DateTimePrecision::Microseconds);
         let ip = IpAddrOptions::default().set_indexed().set_fast();
-        let count = NumericOptions::default().set_indexed().set_fast();
-        let kind = b.add_text_field("kind", STRING | STORED);
+        // Only times are fast fields (results are sorted by `ts`; `ts` and
+        // `end` ranges). Ports and counts are indexed: their ranges and
+        // terms are answered from the term dictionary.
+        let count = NumericOptions::default().set_indexed();
+        let kind = b.add_text_field("kind", exact() | STORED);
         let ts = b.add_date_field("ts", date.clone());
         let end = b.add_date_field("end", date);
-        let r#type = b.add_text_field("type", STRING);
-        let protocol = b.add_text_field("protocol", STRING);
-        let transport = b.add_text_field("transport", STRING);
+        let r#type = b.add_text_field("type", exact());
+        let protocol = b.add_text_field("protocol", exact());
+        let transport = b.add_text_field("transport", exact());
         let src_ip = b.add_ip_addr_field("src_ip", ip.clone());
         let dst_ip = b.add_ip_addr_field("dst_ip", ip);
         let src_port = b.add_u64_field("src_port", count.clone());
         let dst_port = b.add_u64_field("dst_port", count.clone());
-        let flow_id = b.add_text_field("flow_id", STRING);
-        let flow_key = b.add_text_field("flow_key", STRING | STORED);
-        let session_id = b.add_text_field("session_id", STRING | STORED);
-        let source = b.add_text_field("source", STRING);
-        let user = b.add_text_field("user", TEXT);
-        let password = b.add_text_field("password", TEXT);
-        let command = b.add_text_field("command", TEXT);
-        let arg = b.add_text_field("arg", TEXT);
-        let query = b.add_text_field("query", TEXT);
-        let uri = b.add_text_field("uri", TEXT);
-        let host = b.add_text_field("host", TEXT);
-        let method = b.add_text_field("method", TEXT);
-        let path = b.add_text_field("path", TEXT);
-        let database = b.add_text_field("database", TEXT);
-        let sha256 = b.add_text_field("sha256", STRING);
-        let success = b.add_bool_field("success", INDEXED);
-        let reason = b.add_text_field("reason", STRING);
+        let flow_id = b.add_text_field("flow_id", exact());
+        let flow_key = b.add_text_field("flow_key", exact() | STORED);
+        let session_id = b.add_text_field("session_id", exact());
+        let source = b.add_text_field("source", exact());
+        let user = b.add_text_field("user", words());
+        let password = b.add_text_field("password", words());
+        let command = b.add_text_field("command", words());
+        let arg = b.add_text_field("arg", words());
+        let query = b.add_text_field("query", words());
+        let uri = b.add_text_field("uri", words());
+        let host = b.add_text_field("host", words());
+        let method = b.add_text_field("method", words());
+        let path = b.add_text_field("path", words());
+        let database = b.add_text_field("database", words());
+        let sha256 = b.add_text_field("sha256", exact());
+        let success = b.add_bool_field("success", NumericOptions::default().set_indexed());
+        let reason = b.add_text_field("reason", exact());
         let packets = b.add_u64_field("packets", count.clone());
         let bytes = b.add_u64_field("bytes", count.clone());
         let events = b.add_u64_field("events", count.clone());
         let flows = b.add_u64_field("flows", count.clone());
         let logins = b.add_u64_field("logins", count.clone());
-        let logins_ok = b.add_u64_field("logins_ok", count | FAST);
-        let text = b.add_text_field("text", TEXT);
+        let logins_ok = b.add_u64_field("logins_ok", count);
+        let text = b.add_text_field("text", words());
         let json = b.add_text_field("json", STORED);
         let locations = b.add_bytes_field("locations", STORED);
         Fields {

@@ -9,6 +9,8 @@ use std::thread::JoinHandle;
 use tantivy::query::Query;
 use tantivy::{IndexWriter, TantivyDocument};
 
+use super::docs::PendingEvent;
+use super::Fields;
 use crate::store::{Error, Result};
 
 /// Indexing memory for the writer (tantivy flushes segments past it).
@@ -17,21 +19,27 @@ const WRITER_BYTES: usize = 128 << 20;
 /// Documents sent to the thread at once (one wake-up per batch).
 const BATCH: usize = 512;
 
+/// A document, or an event whose document the writer thread builds.
+pub enum Item {
+    Doc(TantivyDocument),
+    Event(Box<PendingEvent>),
+}
+
 enum Op {
-    Add(Vec<TantivyDocument>),
+    Add(Vec<Item>),
     Delete(Box<dyn Query>),
     Commit(SyncSender<Result<()>>),
 }
 
 pub struct Writer {
     tx: Option<SyncSender<Op>>,
-    batch: Vec<TantivyDocument>,
+    batch: Vec<Item>,
     thread: Option<JoinHandle<Result<()>>>,
     path: PathBuf,
 }
 
 impl Writer {
-    pub fn start(index: &tantivy::Index, path: PathBuf) -> Result<Writer> {
+    pub fn start(index: &tantivy::Index, fields: Fields, path: PathBuf) -> Result<Writer> {
         let writer: IndexWriter<TantivyDocument> = index
             .writer_with_num_threads(1, WRITER_BYTES)
             .map_err(|e| super::index_error(&path, e))?;
@@ -39,7 +47,7 @@ impl Writer {
         let thread_path = path.clone();
         let thread = std::thread::Builder::new()
             .name("kyoka-index".into())
-            .spawn(move || run(writer, rx, thread_path))
+            .spawn(move || run(writer, fields, rx, thread_path))
             .map_err(Error::io(&path))?;
         Ok(Writer {
             tx: Some(tx),
@@ -71,7 +79,16 @@ impl Writer {
     }
 
     pub fn add(&mut self, doc: TantivyDocument) -> Result<()> {
-        self.batch.push(doc);
+        self.push(Item::Doc(doc))
+    }
+
+    /// Adds an event; its document is built on the writer thread.
+    pub fn add_event(&mut self, event: PendingEvent) -> Result<()> {
+        self.push(Item::Event(Box::new(event)))
+    }
+
+    fn push(&mut self, item: Item) -> Result<()> {
+        self.batch.push(item);
         if self.batch.len() >= BATCH {
             self.flush()?;
         }
@@ -126,12 +143,21 @@ impl Drop for Writer {
     }
 }
 
-fn run(mut writer: IndexWriter<TantivyDocument>, rx: Receiver<Op>, path: PathBuf) -> Result<()> {
+fn run(
+    mut writer: IndexWriter<TantivyDocument>,
+    fields: Fields,
+    rx: Receiver<Op>,
+    path: PathBuf,
+) -> Result<()> {
     let fail = |e: tantivy::TantivyError| super::index_error(&path, e);
     while let Ok(op) = rx.recv() {
         match op {
-            Op::Add(docs) => {
-                for doc in docs {
+            Op::Add(items) => {
+                for item in items {
+                    let doc = match item {
+                        Item::Doc(doc) => doc,
+                        Item::Event(e) => e.into_doc(&fields),
+                    };
                     writer.add_document(doc).map_err(fail)?;
                 }
             }

@@ -46,7 +46,13 @@ pub fn export(data: &Path, query_text: &str, out: &Path) -> Result<ExportReport>
     for at in hits {
         let doc = index.doc(&searcher, at)?;
         match index.text_of(&doc, f.kind).as_deref().unwrap_or("") {
-            KIND_SESSION => sessions.extend(index.text_of(&doc, f.session_id)),
+            KIND_SESSION => sessions.extend(
+                index
+                    .json(&doc)
+                    .get("session_id")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string),
+            ),
             KIND_FLOW | KIND_EVENT => {
                 flow_keys.extend(index.text_of(&doc, f.flow_key).filter(|k| !k.is_empty()))
             }

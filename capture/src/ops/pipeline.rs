@@ -51,6 +51,7 @@ pub struct Pipeline<'a> {
     searcher: Searcher,
     writer: &'a mut Writer,
     source: String,
+    source_id: std::sync::Arc<str>,
     flows: HashMap<u64, FlowEntry>,
     open_by_id: HashMap<String, u64>,
     max_serial: Option<u64>,
@@ -79,6 +80,7 @@ impl<'a> Pipeline<'a> {
             index,
             writer,
             source: source.to_string(),
+            source_id: source.into(),
             flows: HashMap::default(),
             open_by_id: HashMap::default(),
             max_serial: None,
@@ -190,7 +192,7 @@ impl<'a> Pipeline<'a> {
             Some(s) => self.flow_key(s),
             None => String::new(),
         };
-        let (doc, json) = docs::event(&self.index.fields, &self.source, &e, &session, &flow_key);
+        let json = docs::event_json(&e);
         if let Some(summary) = self.sessions.get_mut(e.flow.src_ip, &session) {
             summary.add_event(&e, &json);
         }
@@ -198,7 +200,13 @@ impl<'a> Pipeline<'a> {
             f.events += 1;
         }
         self.counts.events += 1;
-        self.writer.add(doc)
+        self.writer.add_event(docs::PendingEvent {
+            source: self.source_id.clone(),
+            event: e,
+            json,
+            session_id: session,
+            flow_key,
+        })
     }
 
     fn flow_end(&mut self, serial: Option<u64>, e: Event, end: FlowEnd) -> Result<()> {
