@@ -53,7 +53,10 @@ fn main() {
             .as_micros() as i64,
     );
     let mut all = Vec::new();
-    println!("{:>8} {:>8} {:>8} {:>9}  query", "median", "p99", "max", "hits");
+    println!(
+        "{:>8} {:>8} {:>8} {:>9}  query",
+        "median", "p99", "max", "hits"
+    );
     for (kind, text) in QUERIES {
         let mut times = Vec::with_capacity(runs);
         let mut hits = 0;
@@ -72,9 +75,18 @@ fn main() {
                 times.push(elapsed);
             }
         }
-        let total = index.count(&searcher, index.restrict(query::parse(&index, text, now).unwrap(), *kind, None).as_ref()).unwrap();
+        let total = index
+            .count(
+                &searcher,
+                index
+                    .restrict(query::parse(&index, text, now).unwrap(), *kind, None)
+                    .as_ref(),
+            )
+            .unwrap();
         all.extend(&times);
-        let kind = kind.map(|k| format!("--kind {} ", k.term())).unwrap_or_default();
+        let kind = kind
+            .map(|k| format!("--kind {} ", k.term()))
+            .unwrap_or_default();
         println!(
             "{:>6.2}ms {:>6.2}ms {:>6.2}ms {:>9}  {kind}{text} ({hits} shown)",
             pct(&mut times, 50.0),
