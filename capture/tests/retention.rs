@@ -202,6 +202,18 @@ fn the_oldest_data_goes_first_and_the_newest_stays() {
             .all(|e| e["ts"].as_str().unwrap() > "2026-11-25T18:52:07")
     );
 
+    // `AND NOT` excludes (tantivy alone matches nothing for it).
+    let n = |q: &str| {
+        ops::search(full.path(), Some(Kind::Events), q, 1 << 20)
+            .unwrap()
+            .len()
+    };
+    assert!(n("type:ftp.login AND NOT success:true") > 0);
+    assert_eq!(
+        n("type:ftp.login AND NOT success:true"),
+        n("type:ftp.login -success:true")
+    );
+
     // Ingesting a deleted capture again adds nothing (it is still known).
     let again = ops::ingest(dir.path(), &files()[..1], &options(None), &mut |_| {}).unwrap();
     assert!(again.files[0].skipped);
