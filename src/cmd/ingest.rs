@@ -21,15 +21,47 @@ pub struct Args {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Disk budget of the data folder (store + artifacts + index), e.g.
+    /// `50G`, `500M` or bytes; kept for later runs. When over it, the
+    /// oldest captured data is deleted first. `0` means unlimited (the
+    /// default of a new folder).
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    max_bytes: Option<u64>,
+}
+
+/// `123`, `10K`, `500M`, `50G`, `2T` (powers of 1024).
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("unknown unit {c:?} (K, M, G, T)")),
+            };
+            (&t[..i], shift)
+        }
+        _ => (t, 0),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 500M, 50G)"))?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{s:?} is too large"))
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let data = args.data.dir();
     let mut bar = Bar::new();
     let files = super::expand_folders(&args.files);
-    let report = ops::ingest(&data, &files, &Options::default(), &mut |p| {
-        bar.show(p)
-    })?;
+    let options = Options {
+        max_bytes: args.max_bytes,
+        ..Options::default()
+    };
+    let report = ops::ingest(&data, &files, &options, &mut |p| bar.show(p))?;
     bar.done();
     summary(&report, args.json)?;
     let damaged = report.damaged().next().is_some();

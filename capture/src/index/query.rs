@@ -134,6 +134,19 @@ pub fn rewrite(q: &str, now: Timestamp) -> Result<String> {
                 i = next;
                 continue;
             }
+            // `a AND NOT b` matches nothing in tantivy's parser
+            // (quickwit-oss/tantivy#2584); `a NOT b` means the same here
+            // (conjunction by default) and works.
+            if &q[i..j] == "AND" {
+                let rest = q[j..].trim_start();
+                if rest.len() < q.len() - j
+                    && rest.starts_with("NOT")
+                    && rest[3..].starts_with([' ', '\t', '\n', '('])
+                {
+                    i = j;
+                    continue;
+                }
+            }
             out.push_str(&q[i..j]);
             i = j;
             continue;
@@ -519,6 +532,12 @@ mod tests {
             "src_ip:192.168.1.7 AND dst_port:21",
         );
         check("ip:10.1.2.3", "(src_ip:10.1.2.3 OR dst_ip:10.1.2.3)");
+        check(
+            "dst_port:3306 AND NOT src_ip:10.0.0.0/8",
+            "dst_port:3306  NOT src_ip:[10.0.0.0 TO 10.255.255.255]",
+        );
+        check("a AND NOTE", "a AND NOTE");
+        check("a AND NOT(b)", "a  NOT(b)");
         check("ts:>now-24h", "ts:>2024-05-01T12:00:00.000000Z");
         check(
             "ts:[2024-05-01 TO now]",

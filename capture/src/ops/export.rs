@@ -134,7 +134,15 @@ fn write(
     let mut readers: HashMap<u32, Reader> = HashMap::new();
     let (mut packets, mut bytes) = (0u64, 0u64);
     for loc in locations {
-        let committed = manifest.file(loc.file).map(|f| f.bytes).unwrap_or(0);
+        // A store file the disk budget deleted (or is deleting): what is
+        // left of the flow is exported.
+        let Some(committed) = manifest
+            .file(loc.file)
+            .filter(|f| !manifest.deleting.contains(&f.id))
+            .map(|f| f.bytes)
+        else {
+            continue;
+        };
         let reader = match readers.entry(loc.file) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {

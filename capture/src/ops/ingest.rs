@@ -194,6 +194,7 @@ pub fn ingest(
             },
         )?;
         writer.close()?;
+        crate::store::retention::enforce(&mut store, &index)?;
         add(&mut report.totals, counts);
         report.bytes_read += file_bytes;
         report.files.push(FileReport {

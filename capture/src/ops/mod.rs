@@ -22,6 +22,11 @@ pub struct Options {
     pub engine: crate::engine::Config,
     /// A session ends after this long without activity from its address.
     pub idle_gap_seconds: u64,
+    /// Disk budget of the data folder (store + artifacts + index), kept in
+    /// its manifest for later runs: `Some(0)` makes it unlimited, `None`
+    /// keeps what the folder has (unlimited when never set). See
+    /// `store::retention`.
+    pub max_bytes: Option<u64>,
 }
 
 impl Default for Options {
@@ -30,6 +35,7 @@ impl Default for Options {
             store: StoreConfig::default(),
             engine: crate::engine::Config::default(),
             idle_gap_seconds: 1800,
+            max_bytes: None,
         }
     }
 }
@@ -51,6 +57,12 @@ pub(crate) fn open_for_writing(
         writer.close()?;
         store.clear_pending()?;
     }
+    // A deletion the budget began is finished, then the budget applied.
+    crate::store::retention::finish(&mut store, &index)?;
+    if let Some(max) = options.max_bytes {
+        store.set_max_bytes((max > 0).then_some(max))?;
+    }
+    crate::store::retention::enforce(&mut store, &index)?;
     Ok((store, index))
 }
 

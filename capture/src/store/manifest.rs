@@ -22,6 +22,14 @@ pub struct Manifest {
     /// A source whose ingest began and did not commit: on the next start
     /// its index documents are deleted and its store bytes cut off.
     pub pending: Option<String>,
+    /// Disk budget of the data folder (store + artifacts + index), in
+    /// bytes; `None`: unlimited. See `retention`.
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
+    /// Store files whose deletion began (index entries first, then the
+    /// manifest, then the files); finished on the next start.
+    #[serde(default)]
+    pub deleting: Vec<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

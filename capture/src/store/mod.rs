@@ -19,6 +19,7 @@ pub mod error;
 pub mod locations;
 pub mod manifest;
 pub mod pcapfile;
+pub mod retention;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -143,6 +144,25 @@ impl Store {
 
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// For `retention`: the manifest to change, then `save_manifest`.
+    pub(crate) fn manifest_mut(&mut self) -> &mut Manifest {
+        &mut self.manifest
+    }
+
+    /// The data folder's disk budget (`None`: unlimited), kept in the
+    /// manifest.
+    pub fn set_max_bytes(&mut self, max_bytes: Option<u64>) -> Result<()> {
+        if self.manifest.max_bytes != max_bytes {
+            self.manifest.max_bytes = max_bytes;
+            self.save_manifest()?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn save_manifest(&self) -> Result<()> {
+        self.manifest.save(&self.layout.manifest())
     }
 
     pub fn pending(&self) -> Option<&str> {
