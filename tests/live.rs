@@ -33,26 +33,31 @@ impl Drop for Netns {
 #[test]
 fn live_capture_prints_events_and_counters() {
     // Namespaces left by an earlier run that was killed would shadow our
-    // addresses: remove them first (they are all ours, prefix `kyl`).
+    // addresses: remove them first (prefix `kyl`, then the test's pid).
     let stale = Command::new("ip").args(["netns", "list"]).output().unwrap();
     for line in String::from_utf8_lossy(&stale.stdout).lines() {
         let old = line.split_whitespace().next().unwrap_or("");
-        if old.starts_with("kyl") {
+        // Named after the test process: only remove those whose process is gone.
+        let gone = old.strip_prefix("kyl").is_some_and(|pid| !std::path::Path::new("/proc").join(pid).exists());
+        if gone {
             drop(Netns(old.to_string()));
         }
     }
-    let name = format!("kyl{}", std::process::id() % 100_000);
+    let name = format!("kyl{}", std::process::id());
+    // A /30 of its own, so runs at the same time do not share addresses.
+    let net = format!("198.18.{}", std::process::id() % 250 + 1);
+    let (host_ip, ns_ip) = (format!("{net}.1"), format!("{net}.2"));
     let ns = Netns(name.clone());
     let host_if = format!("{name}h");
     sh(&format!("ip netns add {name}"));
     sh(&format!("ip link add {host_if} type veth peer name {name}n"));
     sh(&format!("ip link set {name}n netns {name}"));
-    sh(&format!("ip addr add 198.18.7.1/30 dev {host_if} && ip link set {host_if} up"));
+    sh(&format!("ip addr add {host_ip}/30 dev {host_if} && ip link set {host_if} up"));
     sh(&format!(
-        "ip netns exec {name} sh -c 'ip addr add 198.18.7.2/30 dev {name}n && ip link set {name}n up && ip link set lo up'"
+        "ip netns exec {name} sh -c 'ip addr add {ns_ip}/30 dev {name}n && ip link set {name}n up && ip link set lo up'"
     ));
     let _server = Child(Command::new("ip")
-        .args(["netns", "exec", &name, "python3", "-m", "http.server", "8080", "--bind", "198.18.7.2"])
+        .args(["netns", "exec", &name, "python3", "-m", "http.server", "8080", "--bind", &ns_ip])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -68,7 +73,7 @@ fn live_capture_prints_events_and_counters() {
     let mut ok = 0;
     while ok < 2 && Instant::now() < deadline {
         let out = Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-A", "kyoka-live-test", "http://198.18.7.2:8080/"])
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-A", "kyoka-live-test", &format!("http://{ns_ip}:8080/")])
             .output()
             .unwrap();
         if String::from_utf8_lossy(&out.stdout) == "200" {
