@@ -143,7 +143,8 @@ impl Fields {
         let dst_port = b.add_u64_field("dst_port", count.clone());
         let flow_id = b.add_text_field("flow_id", exact());
         let flow_key = b.add_text_field("flow_key", exact() | STORED);
-        let session_id = b.add_text_field("session_id", exact());
+        // Stored: the disk budget finds the sessions of deleted flows by it.
+        let session_id = b.add_text_field("session_id", exact() | STORED);
         let source = b.add_text_field("source", exact());
         let user = b.add_text_field("user", words());
         let password = b.add_text_field("password", words());
