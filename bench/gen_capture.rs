@@ -18,27 +18,8 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use capture::decode::LinkType;
+use capture::protocols::testkit::Rng;
 use capture::source::{capture_files, FileSource};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn fill(&mut self, buf: &mut [u8]) {
-        for chunk in buf.chunks_mut(8) {
-            let v = self.next().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-    }
-}
 
 /// One packet of a template conversation: from the client or not, and the
 /// Ethernet/IPv4/TCP frame.
@@ -47,10 +28,13 @@ struct TemplatePacket {
     frame: Vec<u8>,
 }
 
-
 /// Offsets of the IPv4 header and TCP header in an untagged Ethernet frame.
 fn ipv4_tcp(frame: &[u8]) -> Option<(usize, usize)> {
-    if frame.len() < 14 + 20 + 20 || frame[12..14] != [0x08, 0x00] || frame[14] >> 4 != 4 || frame[23] != 6 {
+    if frame.len() < 14 + 20 + 20
+        || frame[12..14] != [0x08, 0x00]
+        || frame[14] >> 4 != 4
+        || frame[23] != 6
+    {
         return None;
     }
     let ihl = usize::from(frame[14] & 0x0f) * 4;
@@ -66,22 +50,46 @@ fn templates(root: &Path) -> Vec<Vec<TemplatePacket>> {
     files.extend(capture_files(&root.join("captures")));
     let mut flows = Vec::new();
     for path in files {
-        let Ok(mut source) = FileSource::open(&path) else { continue };
+        let Ok(mut source) = FileSource::open(&path) else {
+            continue;
+        };
         if source.link() != LinkType::Ethernet {
             continue;
         }
         let mut by_flow: FlowsByKey = BTreeMap::new();
         while let Ok(Some(frame)) = source.next_frame() {
             let data = frame.data;
-            let Some((ip, tcp)) = ipv4_tcp(data) else { continue };
-            let src = (u32::from_be_bytes(data[ip + 12..ip + 16].try_into().unwrap()), u16::from_be_bytes([data[tcp], data[tcp + 1]]));
-            let dst = (u32::from_be_bytes(data[ip + 16..ip + 20].try_into().unwrap()), u16::from_be_bytes([data[tcp + 2], data[tcp + 3]]));
-            let key = if src < dst { (src.0, src.1, dst.0, dst.1) } else { (dst.0, dst.1, src.0, src.1) };
-            let entry = by_flow.entry(key).or_insert_with(|| ((src.0.to_be_bytes(), src.1), Vec::new()));
+            let Some((ip, tcp)) = ipv4_tcp(data) else {
+                continue;
+            };
+            let src = (
+                u32::from_be_bytes(data[ip + 12..ip + 16].try_into().unwrap()),
+                u16::from_be_bytes([data[tcp], data[tcp + 1]]),
+            );
+            let dst = (
+                u32::from_be_bytes(data[ip + 16..ip + 20].try_into().unwrap()),
+                u16::from_be_bytes([data[tcp + 2], data[tcp + 3]]),
+            );
+            let key = if src < dst {
+                (src.0, src.1, dst.0, dst.1)
+            } else {
+                (dst.0, dst.1, src.0, src.1)
+            };
+            let entry = by_flow
+                .entry(key)
+                .or_insert_with(|| ((src.0.to_be_bytes(), src.1), Vec::new()));
             let from_client = (src.0.to_be_bytes(), src.1) == entry.0;
-            entry.1.push(TemplatePacket { from_client, frame: data.to_vec() });
+            entry.1.push(TemplatePacket {
+                from_client,
+                frame: data.to_vec(),
+            });
         }
-        flows.extend(by_flow.into_values().map(|(_, packets)| packets).filter(|p| p.len() >= 3));
+        flows.extend(
+            by_flow
+                .into_values()
+                .map(|(_, packets)| packets)
+                .filter(|p| p.len() >= 3),
+        );
     }
     flows
 }
@@ -101,7 +109,11 @@ impl PcapWriter {
         out.write_all(&[0; 8])?;
         out.write_all(&262_144u32.to_le_bytes())?;
         out.write_all(&1u32.to_le_bytes())?;
-        Ok(PcapWriter { out, written: 24, micros: 1_700_000_000_000_000 })
+        Ok(PcapWriter {
+            out,
+            written: 24,
+            micros: 1_700_000_000_000_000,
+        })
     }
 
     fn frame(&mut self, frame: &[u8]) -> std::io::Result<()> {
@@ -123,13 +135,22 @@ struct Conversation {
 }
 
 /// Rewrites a template's addresses and ports so each copy is its own flow.
-fn replay(template: &[TemplatePacket], client: [u8; 4], server: [u8; 4], port: u16) -> Conversation {
+fn replay(
+    template: &[TemplatePacket],
+    client: [u8; 4],
+    server: [u8; 4],
+    port: u16,
+) -> Conversation {
     let frames: Vec<Vec<u8>> = template
         .iter()
         .map(|p| {
             let mut f = p.frame.clone();
             let (ip, tcp) = ipv4_tcp(&f).expect("template frames are IPv4/TCP");
-            let (src, dst) = if p.from_client { (client, server) } else { (server, client) };
+            let (src, dst) = if p.from_client {
+                (client, server)
+            } else {
+                (server, client)
+            };
             f[ip + 12..ip + 16].copy_from_slice(&src);
             f[ip + 16..ip + 20].copy_from_slice(&dst);
             let at = if p.from_client { tcp } else { tcp + 2 };
@@ -137,15 +158,39 @@ fn replay(template: &[TemplatePacket], client: [u8; 4], server: [u8; 4], port: u
             f
         })
         .collect();
-    Conversation { frames: frames.into_iter() }
+    Conversation {
+        frames: frames.into_iter(),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn tcp_frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+fn tcp_frame(
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut f = Vec::with_capacity(54 + payload.len());
     f.extend_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00]);
     let total = (40 + payload.len()) as u16;
-    f.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0, 64, 6, 0, 0]);
+    f.extend_from_slice(&[
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        0x40,
+        0,
+        64,
+        6,
+        0,
+        0,
+    ]);
     f.extend_from_slice(&src);
     f.extend_from_slice(&dst);
     f.extend_from_slice(&sport.to_be_bytes());
@@ -164,7 +209,14 @@ const ACK: u8 = 0x10;
 const MSS: usize = 1448;
 
 /// An HTTP download or upload of `size` seeded random bytes.
-fn http_bulk(rng: &mut Rng, client: [u8; 4], server: [u8; 4], port: u16, n: u64, size: usize) -> Conversation {
+fn http_bulk(
+    rng: &mut Rng,
+    client: [u8; 4],
+    server: [u8; 4],
+    port: u16,
+    n: u64,
+    size: usize,
+) -> Conversation {
     let upload = rng.below(4) == 0;
     let mut body = vec![0u8; size];
     rng.fill(&mut body);
@@ -178,25 +230,56 @@ fn http_bulk(rng: &mut Rng, client: [u8; 4], server: [u8; 4], port: u16, n: u64,
     } else {
         format!("HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nContent-Type: application/octet-stream\r\nContent-Length: {size}\r\n\r\n")
     };
-    let (mut cseq, mut sseq) = (rng.next() as u32, rng.next() as u32);
+    let (mut cseq, mut sseq) = (rng.next_u64() as u32, rng.next_u64() as u32);
     let mut frames = vec![
         tcp_frame(client, server, port, 80, cseq, 0, SYN, &[]),
-        tcp_frame(server, client, 80, port, sseq, cseq.wrapping_add(1), SYN | ACK, &[]),
+        tcp_frame(
+            server,
+            client,
+            80,
+            port,
+            sseq,
+            cseq.wrapping_add(1),
+            SYN | ACK,
+            &[],
+        ),
     ];
     cseq = cseq.wrapping_add(1);
     sseq = sseq.wrapping_add(1);
     frames.push(tcp_frame(client, server, port, 80, cseq, sseq, ACK, &[]));
     // Sends `data` from one side in MSS segments, the other side acking every second one.
-    let send = |frames: &mut Vec<Vec<u8>>, from_client: bool, data: &[u8], cseq: &mut u32, sseq: &mut u32| {
+    let send = |frames: &mut Vec<Vec<u8>>,
+                from_client: bool,
+                data: &[u8],
+                cseq: &mut u32,
+                sseq: &mut u32| {
         for (i, seg) in data.chunks(MSS).enumerate() {
             if from_client {
-                frames.push(tcp_frame(client, server, port, 80, *cseq, *sseq, ACK | PSH, seg));
+                frames.push(tcp_frame(
+                    client,
+                    server,
+                    port,
+                    80,
+                    *cseq,
+                    *sseq,
+                    ACK | PSH,
+                    seg,
+                ));
                 *cseq = cseq.wrapping_add(seg.len() as u32);
                 if i % 2 == 1 {
                     frames.push(tcp_frame(server, client, 80, port, *sseq, *cseq, ACK, &[]));
                 }
             } else {
-                frames.push(tcp_frame(server, client, 80, port, *sseq, *cseq, ACK | PSH, seg));
+                frames.push(tcp_frame(
+                    server,
+                    client,
+                    80,
+                    port,
+                    *sseq,
+                    *cseq,
+                    ACK | PSH,
+                    seg,
+                ));
                 *sseq = sseq.wrapping_add(seg.len() as u32);
                 if i % 2 == 1 {
                     frames.push(tcp_frame(client, server, port, 80, *cseq, *sseq, ACK, &[]));
@@ -214,10 +297,39 @@ fn http_bulk(rng: &mut Rng, client: [u8; 4], server: [u8; 4], port: u16, n: u64,
         reply.extend_from_slice(&body);
     }
     send(&mut frames, false, &reply, &mut cseq, &mut sseq);
-    frames.push(tcp_frame(client, server, port, 80, cseq, sseq, FIN | ACK, &[]));
-    frames.push(tcp_frame(server, client, 80, port, sseq, cseq.wrapping_add(1), FIN | ACK, &[]));
-    frames.push(tcp_frame(client, server, port, 80, cseq.wrapping_add(1), sseq.wrapping_add(1), ACK, &[]));
-    Conversation { frames: frames.into_iter() }
+    frames.push(tcp_frame(
+        client,
+        server,
+        port,
+        80,
+        cseq,
+        sseq,
+        FIN | ACK,
+        &[],
+    ));
+    frames.push(tcp_frame(
+        server,
+        client,
+        80,
+        port,
+        sseq,
+        cseq.wrapping_add(1),
+        FIN | ACK,
+        &[],
+    ));
+    frames.push(tcp_frame(
+        client,
+        server,
+        port,
+        80,
+        cseq.wrapping_add(1),
+        sseq.wrapping_add(1),
+        ACK,
+        &[],
+    ));
+    Conversation {
+        frames: frames.into_iter(),
+    }
 }
 
 fn main() -> std::io::Result<()> {
@@ -235,7 +347,7 @@ fn main() -> std::io::Result<()> {
     let templates = templates(root);
     assert!(!templates.is_empty(), "no template conversations found");
     eprintln!("{} template conversations", templates.len());
-    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut rng = Rng::new(seed);
     let mut out = PcapWriter::create(Path::new(&args[3]))?;
     let mut active: Vec<Conversation> = Vec::new();
     let mut n = 0u64;
@@ -290,10 +402,37 @@ fn flood(target: u64, path: &Path) -> std::io::Result<()> {
         let port = 1024 + (n % 60_000) as u16;
         let isn = n.wrapping_mul(2_654_435_761);
         out.frame(&tcp_frame(client, server, port, 80, isn, 0, SYN, &[]))?;
-        out.frame(&tcp_frame(server, client, 80, port, 7, isn.wrapping_add(1), SYN | ACK, &[]))?;
-        out.frame(&tcp_frame(client, server, port, 80, isn.wrapping_add(1), 8, ACK | PSH, &head))?;
+        out.frame(&tcp_frame(
+            server,
+            client,
+            80,
+            port,
+            7,
+            isn.wrapping_add(1),
+            SYN | ACK,
+            &[],
+        ))?;
+        out.frame(&tcp_frame(
+            client,
+            server,
+            port,
+            80,
+            isn.wrapping_add(1),
+            8,
+            ACK | PSH,
+            &head,
+        ))?;
         let beyond = isn.wrapping_add(1 + head.len() as u32 + 5000);
-        out.frame(&tcp_frame(client, server, port, 80, beyond, 8, ACK | PSH, &ahead))?;
+        out.frame(&tcp_frame(
+            client,
+            server,
+            port,
+            80,
+            beyond,
+            8,
+            ACK | PSH,
+            &ahead,
+        ))?;
     }
     out.out.flush()?;
     eprintln!("{n} connections, {} MB", out.written >> 20);

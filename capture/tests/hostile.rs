@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use capture::artifact::ArtifactStore;
 use capture::engine::{Config, Engine};
+use capture::protocols::testkit::Rng;
 use capture::source::{capture_files, FileSource, Frame};
 use model::Timestamp;
 use proptest::prelude::*;
@@ -16,7 +17,6 @@ fn fixture_captures() -> Vec<PathBuf> {
     out.extend(capture_files(&root.join("../captures")));
     out
 }
-
 
 struct Recorded {
     link: capture::decode::LinkType,
@@ -37,48 +37,48 @@ fn run(link: capture::decode::LinkType, frames: &[(Timestamp, Vec<u8>)], config:
     let mut engine = Engine::new(config, ArtifactStore::hash_only());
     let mut events = 0;
     for (ts, data) in frames {
-        engine.frame(link, &Frame { ts: *ts, data, wire_len: data.len() as u32 });
+        engine.frame(
+            link,
+            &Frame {
+                ts: *ts,
+                data,
+                wire_len: data.len() as u32,
+            },
+        );
         events += engine.drain_events().count();
     }
     engine.finish();
     events + engine.drain_events().count()
 }
 
-/// A small xorshift so damage is reproducible from a seed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
-    }
+/// A number in `0..n`.
+fn below(rng: &mut Rng, n: usize) -> usize {
+    rng.below(n as u64) as usize
 }
 
 fn damage(frames: &[(Timestamp, Vec<u8>)], seed: u64) -> Vec<(Timestamp, Vec<u8>)> {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let mut out = Vec::with_capacity(frames.len() + 8);
     for (ts, data) in frames {
         let mut data = data.clone();
-        match rng.below(10) {
+        match below(&mut rng, 10) {
             0 => continue,                                       // dropped
-            1 => data.truncate(rng.below(data.len() + 1)),       // truncated
+            1 => data.truncate(below(&mut rng, data.len() + 1)), // truncated
             2 | 3 => {
-                for _ in 0..=rng.below(4) {                      // bit flips
-                    let i = rng.below(data.len());
+                for _ in 0..=below(&mut rng, 4) {
+                    // bit flips
+                    let i = below(&mut rng, data.len());
                     if let Some(b) = data.get_mut(i) {
-                        *b ^= 1 << rng.below(8);
+                        *b ^= 1 << below(&mut rng, 8);
                     }
                 }
             }
-            4 => out.push((*ts, data.clone())),                  // duplicated
+            4 => out.push((*ts, data.clone())), // duplicated
             _ => {}
         }
         out.push((*ts, data));
-        if out.len() >= 2 && rng.below(8) == 0 {                 // reordered
+        if out.len() >= 2 && below(&mut rng, 8) == 0 {
+            // reordered
             let n = out.len();
             out.swap(n - 1, n - 2);
         }
@@ -112,11 +112,21 @@ fn a_tiny_flow_table_evicts_and_says_so() {
         }
     }
     frames.sort_by_key(|(ts, _)| *ts);
-    let config = Config { max_flows: 2, ..Config::default() };
+    let config = Config {
+        max_flows: 2,
+        ..Config::default()
+    };
     let mut engine = Engine::new(config, ArtifactStore::hash_only());
     let mut evicted = 0;
     for (ts, data) in &frames {
-        engine.frame(link.unwrap(), &Frame { ts: *ts, data, wire_len: data.len() as u32 });
+        engine.frame(
+            link.unwrap(),
+            &Frame {
+                ts: *ts,
+                data,
+                wire_len: data.len() as u32,
+            },
+        );
         assert!(engine.flows() <= 2);
         evicted += engine
             .drain_events()
@@ -138,9 +148,14 @@ proptest! {
 }
 
 fn tcp(from_client: bool, seq: u32, ack: u32, flags: &str, payload: &[u8]) -> Vec<u8> {
-    let (src, dst, sport, dport) =
-        if from_client { ([10, 0, 0, 1], [10, 0, 0, 2], 40000, 21) } else { ([10, 0, 0, 2], [10, 0, 0, 1], 21, 40000) };
-    let mut b = etherparse::PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(src, dst, 64).tcp(sport, dport, seq, 65535);
+    let (src, dst, sport, dport) = if from_client {
+        ([10, 0, 0, 1], [10, 0, 0, 2], 40000, 21)
+    } else {
+        ([10, 0, 0, 2], [10, 0, 0, 1], 21, 40000)
+    };
+    let mut b = etherparse::PacketBuilder::ethernet2([1; 6], [2; 6])
+        .ipv4(src, dst, 64)
+        .tcp(sport, dport, seq, 65535);
     for flag in flags.chars() {
         b = match flag {
             'S' => b.syn(),
@@ -172,13 +187,36 @@ fn a_new_syn_on_the_same_ports_starts_a_new_flow() {
     let mut engine = Engine::new(Config::default(), ArtifactStore::hash_only());
     let mut events = Vec::new();
     for (ts, data) in &frames {
-        engine.frame(capture::decode::LinkType::Ethernet, &Frame { ts: *ts, data, wire_len: data.len() as u32 });
-        events.extend(engine.drain_events().map(|e| serde_json::to_value(e).unwrap()));
+        engine.frame(
+            capture::decode::LinkType::Ethernet,
+            &Frame {
+                ts: *ts,
+                data,
+                wire_len: data.len() as u32,
+            },
+        );
+        events.extend(
+            engine
+                .drain_events()
+                .map(|e| serde_json::to_value(e).unwrap()),
+        );
     }
     engine.finish();
-    events.extend(engine.drain_events().map(|e| serde_json::to_value(e).unwrap()));
-    let ends: Vec<_> = events.iter().filter(|e| e["type"] == "flow.end").map(|e| e["reason"].clone()).collect();
+    events.extend(
+        engine
+            .drain_events()
+            .map(|e| serde_json::to_value(e).unwrap()),
+    );
+    let ends: Vec<_> = events
+        .iter()
+        .filter(|e| e["type"] == "flow.end")
+        .map(|e| e["reason"].clone())
+        .collect();
     assert_eq!(ends, ["reused", "end_of_capture"]);
-    let users: Vec<_> = events.iter().filter(|e| e["type"] == "ftp.command").map(|e| e["arg"].clone()).collect();
+    let users: Vec<_> = events
+        .iter()
+        .filter(|e| e["type"] == "ftp.command")
+        .map(|e| e["arg"].clone())
+        .collect();
     assert_eq!(users, ["alice", "bob"]);
 }
