@@ -299,16 +299,19 @@ mod tests {
         );
     }
 
+    /// A chunk as `data N` or `gap N`, for asserting what came out in order.
+    fn describe(c: Chunk<'_>) -> String {
+        match c {
+            Chunk::Data(d) => format!("data {}", d.len()),
+            Chunk::Gap(n) => format!("gap {n}"),
+        }
+    }
+
     #[test]
     fn steps_over_a_gap_when_too_much_is_held() {
         let mut s = Stream::default();
         let mut chunks = Vec::new();
-        let mut sink = |c: Chunk<'_>| {
-            chunks.push(match c {
-                Chunk::Data(d) => format!("data {}", d.len()),
-                Chunk::Gap(n) => format!("gap {n}"),
-            })
-        };
+        let mut sink = |c: Chunk<'_>| chunks.push(describe(c));
         s.segment(0, false, false, b"aaaa", 0, 8, &mut sink);
         s.segment(10, false, false, b"bbbb", 0, 8, &mut sink);
         s.segment(14, false, false, b"cccc", 0, 8, &mut sink);
@@ -336,12 +339,7 @@ mod tests {
     fn snap_truncated_segments_become_gaps() {
         let mut s = Stream::default();
         let mut chunks = Vec::new();
-        let mut sink = |c: Chunk<'_>| {
-            chunks.push(match c {
-                Chunk::Data(d) => format!("data {}", d.len()),
-                Chunk::Gap(n) => format!("gap {n}"),
-            })
-        };
+        let mut sink = |c: Chunk<'_>| chunks.push(describe(c));
         s.segment(0, false, false, b"abc", 7, 1024, &mut sink);
         s.segment(10, false, false, b"xyz", 0, 1024, &mut sink);
         assert_eq!(chunks, ["data 3", "gap 7", "data 3"]);
