@@ -5,6 +5,9 @@
 pub mod event;
 pub mod events;
 pub mod flow;
+pub mod policy;
+pub mod signing;
+pub mod state;
 pub mod time;
 
 pub use event::{Anomaly, Event, EventBody, FlowEnd};
