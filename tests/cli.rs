@@ -6,11 +6,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn kyoka(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kyoka")).args(args).output().expect("run kyoka")
+    Command::new(env!("CARGO_BIN_EXE_kyoka"))
+        .args(args)
+        .output()
+        .expect("run kyoka")
 }
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/peer").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/peer")
+        .join(rel)
 }
 
 fn lines(out: &Output) -> Vec<serde_json::Value> {
@@ -22,8 +27,15 @@ fn lines(out: &Output) -> Vec<serde_json::Value> {
 
 #[test]
 fn every_event_has_ts_type_and_flow() {
-    let out = kyoka(&["dissect", fixture("ftp/ftp-ipv4/ipv4.pcap").to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kyoka(&[
+        "dissect",
+        fixture("ftp/ftp-ipv4/ipv4.pcap").to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let events = lines(&out);
     assert!(!events.is_empty());
     for e in &events {
@@ -54,7 +66,10 @@ fn damaged_captures_exit_2_with_a_clear_error() {
     let out = kyoka(&["dissect", truncated.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("truncated.pcap") && stderr.contains("truncated"), "{stderr}");
+    assert!(
+        stderr.contains("truncated.pcap") && stderr.contains("truncated"),
+        "{stderr}"
+    );
     assert!(!lines(&out).is_empty(), "events before the damage are kept");
     assert!(!stderr.contains("panicked"));
 
@@ -84,7 +99,12 @@ fn pcapng_gives_the_same_events_as_pcap() {
     let pcap = fixture("mysql/wireshark/mysql.pcap");
     let pcapng = dir.path().join("mysql.pcapng");
     let status = Command::new("editcap")
-        .args(["-F", "pcapng", pcap.to_str().unwrap(), pcapng.to_str().unwrap()])
+        .args([
+            "-F",
+            "pcapng",
+            pcap.to_str().unwrap(),
+            pcapng.to_str().unwrap(),
+        ])
         .status()
         .expect("editcap (from tshark's packages) is installed");
     assert!(status.success());

@@ -18,19 +18,31 @@ fn captures() -> Vec<PathBuf> {
     out
 }
 
-
 /// Community ID → TCP payload bytes, from tshark.
 fn tshark_flows(path: &Path) -> BTreeMap<String, u64> {
     let out = Command::new("tshark")
-        .args(["-r", path.to_str().unwrap(), "--enable-protocol", "communityid", "-Y", "tcp"])
+        .args([
+            "-r",
+            path.to_str().unwrap(),
+            "--enable-protocol",
+            "communityid",
+            "-Y",
+            "tcp",
+        ])
         .args(["-T", "fields", "-e", "communityid", "-e", "tcp.len"])
         .output()
         .expect("tshark is installed (.ci/run installs it)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut flows = BTreeMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let mut cols = line.split('\t');
-        let (Some(id), Some(len)) = (cols.next(), cols.next()) else { continue };
+        let (Some(id), Some(len)) = (cols.next(), cols.next()) else {
+            continue;
+        };
         if id.is_empty() {
             continue;
         }
@@ -49,7 +61,8 @@ fn flows_and_community_ids_match_tshark() {
         for e in &events {
             if let EventBody::Core(CoreEvent::FlowEnd(end)) = &e.body {
                 if e.flow.transport == model::Transport::Tcp {
-                    *ours.entry(e.flow.id.clone()).or_insert(0) += end.bytes_to_server + end.bytes_to_client;
+                    *ours.entry(e.flow.id.clone()).or_insert(0) +=
+                        end.bytes_to_server + end.bytes_to_client;
                 }
             }
         }
@@ -59,7 +72,12 @@ fn flows_and_community_ids_match_tshark() {
         for (id, bytes) in &ours {
             // Retransmitted bytes are counted by both, late packets after a
             // flow ended only by tshark.
-            assert!(*bytes <= theirs[id], "{} {id}: ours {bytes}, tshark {}", path.display(), theirs[id]);
+            assert!(
+                *bytes <= theirs[id],
+                "{} {id}: ours {bytes}, tshark {}",
+                path.display(),
+                theirs[id]
+            );
         }
         checked += 1;
     }

@@ -26,7 +26,9 @@ impl Drop for Child {
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-        let _ = Command::new("ip").args(["link", "del", &format!("{}h", self.0)]).status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &format!("{}h", self.0)])
+            .status();
     }
 }
 
@@ -38,7 +40,9 @@ fn live_capture_prints_events_and_counters() {
     for line in String::from_utf8_lossy(&stale.stdout).lines() {
         let old = line.split_whitespace().next().unwrap_or("");
         // Named after the test process: only remove those whose process is gone.
-        let gone = old.strip_prefix("kyl").is_some_and(|pid| !std::path::Path::new("/proc").join(pid).exists());
+        let gone = old
+            .strip_prefix("kyl")
+            .is_some_and(|pid| !std::path::Path::new("/proc").join(pid).exists());
         if gone {
             drop(Netns(old.to_string()));
         }
@@ -50,18 +54,34 @@ fn live_capture_prints_events_and_counters() {
     let ns = Netns(name.clone());
     let host_if = format!("{name}h");
     sh(&format!("ip netns add {name}"));
-    sh(&format!("ip link add {host_if} type veth peer name {name}n"));
+    sh(&format!(
+        "ip link add {host_if} type veth peer name {name}n"
+    ));
     sh(&format!("ip link set {name}n netns {name}"));
-    sh(&format!("ip addr add {host_ip}/30 dev {host_if} && ip link set {host_if} up"));
+    sh(&format!(
+        "ip addr add {host_ip}/30 dev {host_if} && ip link set {host_if} up"
+    ));
     sh(&format!(
         "ip netns exec {name} sh -c 'ip addr add {ns_ip}/30 dev {name}n && ip link set {name}n up && ip link set lo up'"
     ));
-    let _server = Child(Command::new("ip")
-        .args(["netns", "exec", &name, "python3", "-m", "http.server", "8080", "--bind", &ns_ip])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
+    let _server = Child(
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &name,
+                "python3",
+                "-m",
+                "http.server",
+                "8080",
+                "--bind",
+                &ns_ip,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let kyoka = Command::new(env!("CARGO_BIN_EXE_kyoka"))
         .args(["capture", "--iface", &host_if, "--filter", "tcp port 8080"])
         .stdout(Stdio::piped())
@@ -73,7 +93,16 @@ fn live_capture_prints_events_and_counters() {
     let mut ok = 0;
     while ok < 2 && Instant::now() < deadline {
         let out = Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-A", "kyoka-live-test", &format!("http://{ns_ip}:8080/")])
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-A",
+                "kyoka-live-test",
+                &format!("http://{ns_ip}:8080/"),
+            ])
             .output()
             .unwrap();
         if String::from_utf8_lossy(&out.stdout) == "200" {
@@ -93,9 +122,14 @@ fn live_capture_prints_events_and_counters() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("dropped by kernel"), "{stderr}");
-    let events: Vec<serde_json::Value> =
-        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let requests: Vec<_> = events.iter().filter(|e| e["type"] == "http.request").collect();
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let requests: Vec<_> = events
+        .iter()
+        .filter(|e| e["type"] == "http.request")
+        .collect();
     assert_eq!(requests.len(), 2, "{events:#?}");
     for r in requests {
         assert_eq!(r["method"], "GET");
@@ -105,7 +139,10 @@ fn live_capture_prints_events_and_counters() {
         assert_eq!(r["flow"]["dst_port"], 8080);
     }
     // A refused first try (server not listening yet) is a flow of its own.
-    let ends: Vec<_> = events.iter().filter(|e| e["type"] == "flow.end" && e["protocol"] == "http").collect();
+    let ends: Vec<_> = events
+        .iter()
+        .filter(|e| e["type"] == "flow.end" && e["protocol"] == "http")
+        .collect();
     assert_eq!(ends.len(), 2, "{events:#?}");
     assert!(ends.iter().all(|e| e["reason"] == "fin"), "{ends:#?}");
 }

@@ -283,6 +283,33 @@ fn failed_ftp_logins_per_source_match_tshark() {
 }
 
 #[test]
+fn active_ftp_data_flows_join_the_clients_session() {
+    // The capture's second half is active mode: vsftpd connects from port 20
+    // to the client, yet those data flows are the client's doing.
+    let file = capture("ftp/ftp-session.pcap");
+    let data = tempfile::tempdir().unwrap();
+    ok(ingest(data.path(), std::slice::from_ref(&file)));
+    let sessions = search(data.path(), "sessions", "");
+    let owners: Vec<&str> = sessions
+        .iter()
+        .map(|s| s["src_ip"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        owners,
+        ["192.0.2.1"],
+        "one session, the client's: {sessions:?}"
+    );
+    let active = search(data.path(), "flows", "src_port:20");
+    assert!(!active.is_empty(), "the capture has active-mode data flows");
+    let session_id = sessions[0]["session_id"].as_str().unwrap();
+    for flow in &active {
+        assert_eq!(flow["session_id"].as_str(), Some(session_id), "{flow}");
+    }
+    let all_flows = search(data.path(), "flows", "");
+    assert_eq!(sessions[0]["flows"].as_u64(), Some(all_flows.len() as u64));
+}
+
+#[test]
 fn mysql_queries_containing_a_word_match_tshark() {
     let file = capture("mysql/mysql-session.pcap");
     let data = tempfile::tempdir().unwrap();
@@ -559,6 +586,82 @@ fn a_damaged_store_gives_clear_errors() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("shorter than its checkpoint"), "{stderr}");
     assert!(!stderr.contains("panicked"));
+}
+
+/// A small tmpfs, unmounted when dropped: a disk that really fills up.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn new(bytes: u64) -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("mount runs");
+        assert!(status.success(), "mounting a tmpfs needs root (as CI has)");
+        SmallDisk(dir)
+    }
+}
+
+impl SmallDisk {
+    fn grow(&self, bytes: u64) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={bytes}")])
+            .arg(self.0.path())
+            .status()
+            .expect("mount runs");
+        assert!(status.success());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+fn a_full_disk_gives_a_clear_error_and_keeps_what_was_committed() {
+    let first = [
+        capture("ftp/ftp-session.pcap"),
+        capture("mysql/mysql-session.pcap"),
+    ];
+    // Size the disk from a real run: what the first ingest needs, plus a
+    // little, so the second one (1.3 MB of SSH) cannot fit.
+    let probe = tempfile::tempdir().unwrap();
+    ok(ingest(probe.path(), &first));
+    let answers = everything(probe.path());
+    let needed = stats(probe.path());
+    let used = ["store_bytes", "index_bytes", "artifact_bytes"]
+        .iter()
+        .map(|k| needed[k].as_u64().unwrap())
+        .sum::<u64>();
+    let disk = SmallDisk::new(used + 600 * 1024);
+    let data = disk.0.path().join("data");
+    ok(ingest(&data, &first));
+    let more = [
+        fixture("ssh/basic/ssh.pcap"),
+        fixture("ftp/cwd-navigation/cwd-navigation.pcap"),
+    ];
+    let out = ingest(&data, &more);
+    // Not damaged input (status 2): the machine's trouble (status 1).
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // What was committed before is all there, and only that.
+    same(&everything(&data), &answers, "after the disk filled up");
+    // Room again: the same ingest completes, as if the disk had never filled.
+    disk.grow(64 << 20);
+    ok(ingest(&data, &more));
+    ok(ingest(probe.path(), &more));
+    same(
+        &everything(&data),
+        &everything(probe.path()),
+        "after room was made",
+    );
+    assert_eq!(counts(&data), counts(probe.path()));
 }
 
 #[test]

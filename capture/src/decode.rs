@@ -81,15 +81,22 @@ pub enum Skip {
 pub fn ip_packet(link: LinkType, frame: &[u8]) -> Result<IpLayer<'_>, Skip> {
     let sliced = match link {
         LinkType::Ethernet => LaxSlicedPacket::from_ethernet(frame).ok(),
-        LinkType::LinuxSll => frame
-            .get(14..16)
-            .map(|p| LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([p[0], p[1]])), &frame[16..])),
-        LinkType::LinuxSll2 => frame
-            .get(0..2)
-            .filter(|_| frame.len() >= 20)
-            .map(|p| LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([p[0], p[1]])), &frame[20..])),
+        LinkType::LinuxSll => frame.get(14..16).map(|p| {
+            LaxSlicedPacket::from_ether_type(
+                EtherType(u16::from_be_bytes([p[0], p[1]])),
+                &frame[16..],
+            )
+        }),
+        LinkType::LinuxSll2 => frame.get(0..2).filter(|_| frame.len() >= 20).map(|p| {
+            LaxSlicedPacket::from_ether_type(
+                EtherType(u16::from_be_bytes([p[0], p[1]])),
+                &frame[20..],
+            )
+        }),
         LinkType::RawIp => LaxSlicedPacket::from_ip(frame).ok(),
-        LinkType::Null | LinkType::Loop => frame.get(4..).and_then(|ip| LaxSlicedPacket::from_ip(ip).ok()),
+        LinkType::Null | LinkType::Loop => frame
+            .get(4..)
+            .and_then(|ip| LaxSlicedPacket::from_ip(ip).ok()),
     };
     match sliced {
         Some(p) => ip_layer(&p).ok_or(Skip::NotTcpUdp),

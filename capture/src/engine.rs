@@ -17,7 +17,9 @@ use serde::Serialize;
 use crate::artifact::ArtifactStore;
 use crate::decode::{self, Decoded, LinkType, Skip};
 use crate::defrag::{Defragged, Defragmenter};
-use crate::flow::{flow_ref, orient, orientation_guessed, payload_says_reversed, App, Flow, FlowKey, Probing};
+use crate::flow::{
+    flow_ref, orient, orientation_guessed, payload_says_reversed, App, Flow, FlowKey, Probing,
+};
 use crate::protocols::{self, Ctx, Driver, Expectation, ProtocolSpec};
 use crate::reassembly::{Chunk, Stream};
 use crate::source::{FileSource, Frame};
@@ -67,15 +69,22 @@ pub struct PacketFlow {
     pub serial: u64,
     id: [u8; 32],
     id_len: u8,
+    /// Where the flow lives while it is open (see [`Engine::parent`]).
+    slot: u32,
 }
 
 impl PacketFlow {
-    fn of(flow: &Flow) -> PacketFlow {
+    fn of(flow: &Flow, slot: usize) -> PacketFlow {
         let mut id = [0u8; 32];
         let bytes = flow.r.id.as_bytes();
         let n = bytes.len().min(id.len());
         id[..n].copy_from_slice(&bytes[..n]);
-        PacketFlow { serial: flow.serial, id, id_len: n as u8 }
+        PacketFlow {
+            serial: flow.serial,
+            id,
+            id_len: n as u8,
+            slot: slot as u32,
+        }
     }
 
     /// The flow's Community ID (`flow.id` in its events).
@@ -162,6 +171,15 @@ impl Engine {
         self.table.len()
     }
 
+    /// Community ID of the flow that announced `flow` (an FTP data
+    /// connection's control flow), while `flow` is open.
+    pub fn parent(&self, flow: &PacketFlow) -> Option<&str> {
+        let open = self.slots.get(flow.slot as usize)?.as_ref()?;
+        (open.serial == flow.serial)
+            .then_some(open.parent.as_deref())
+            .flatten()
+    }
+
     /// Events produced since the last call, in order.
     pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {
         self.stats.events += self.events.len() as u64;
@@ -185,7 +203,14 @@ impl Engine {
             Ok(ip) => match ip.fragment {
                 Some(fragment) => {
                     self.stats.fragments += 1;
-                    let done = self.defrag.fragment(ts.0, ip.src, ip.dst, ip.protocol, fragment, ip.payload);
+                    let done = self.defrag.fragment(
+                        ts.0,
+                        ip.src,
+                        ip.dst,
+                        ip.protocol,
+                        fragment,
+                        ip.payload,
+                    );
                     if let Defragged::Complete(datagram) = done {
                         match decode::transport(ip.src, ip.dst, ip.protocol, &datagram, 0) {
                             Ok(d) => seen = self.packet(ts, &d),
@@ -193,10 +218,12 @@ impl Engine {
                         }
                     }
                 }
-                None => match decode::transport(ip.src, ip.dst, ip.protocol, ip.payload, ip.missing) {
-                    Ok(d) => seen = self.packet(ts, &d),
-                    Err(skip) => self.skipped(skip),
-                },
+                None => {
+                    match decode::transport(ip.src, ip.dst, ip.protocol, ip.payload, ip.missing) {
+                        Ok(d) => seen = self.packet(ts, &d),
+                        Err(skip) => self.skipped(skip),
+                    }
+                }
             },
         }
         if self.now.0 >= self.last_sweep.0.saturating_add(SWEEP_INTERVAL_MICROS) {
@@ -226,7 +253,9 @@ impl Engine {
             Transport::Udp => self.stats.udp_packets += 1,
         }
         let reused = match self.table.get(&key) {
-            Some(&slot) if syn && !ack => self.slots[slot].as_ref().is_some_and(|f| f.reused_by_syn(src, tcp_seq(d))),
+            Some(&slot) if syn && !ack => self.slots[slot]
+                .as_ref()
+                .is_some_and(|f| f.reused_by_syn(src, tcp_seq(d))),
             _ => false,
         };
         if reused {
@@ -267,7 +296,7 @@ impl Engine {
             }
         }
         // After any reversal, so the store gets the flow as events name it.
-        let seen = Some(PacketFlow::of(flow));
+        let seen = Some(PacketFlow::of(flow, slot));
         let dir = flow.direction(src);
         let i = dir.index();
         flow.touched = true;
@@ -319,6 +348,7 @@ impl Engine {
         let (mut client, mut server) = orient(src, dst, syn, ack);
         // A connection a dissector announced (FTP data) gets its dissector.
         let mut app = App::Probing(Probing::default());
+        let mut parent = None;
         self.expectations.retain(|e| e.expires >= ts);
         if transport == Transport::Tcp {
             let matches = |e: &Expectation,
@@ -346,6 +376,7 @@ impl Engine {
                 });
             if let Some(at) = found {
                 let e = self.expectations.swap_remove(at);
+                parent = Some(e.parent.into_boxed_str());
                 app = App::Dissecting(Driver::new(e.dissector));
             }
         }
@@ -370,6 +401,7 @@ impl Engine {
             orientation_guessed: orientation_guessed(src.1, dst.1, syn),
             touched: true,
             serial,
+            parent,
         };
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -455,17 +487,34 @@ impl Engine {
         dir: Direction,
         op: impl FnOnce(&mut Stream, &mut dyn FnMut(Chunk<'_>)),
     ) {
-        let Engine { slots, events, artifacts, expectations, config, held_total, pending_total, .. } = self;
+        let Engine {
+            slots,
+            events,
+            artifacts,
+            expectations,
+            config,
+            held_total,
+            pending_total,
+            ..
+        } = self;
         let Some(flow) = slots[slot].as_mut() else {
             return;
         };
-        let Flow { streams, app, r, mid_stream, .. } = flow;
+        let Flow {
+            streams,
+            app,
+            r,
+            mid_stream,
+            ..
+        } = flow;
         let stream = &mut streams[dir.index()];
         let (held_before, pending_before) = (stream.held_bytes(), pending_bytes(app));
         let mut ctx = Ctx::new(ts, r, events, artifacts, expectations);
         let server_port = r.dst_port;
         let mid = *mid_stream;
-        op(stream, &mut |chunk| deliver(app, dir, chunk, &mut ctx, config, mid, server_port));
+        op(stream, &mut |chunk| {
+            deliver(app, dir, chunk, &mut ctx, config, mid, server_port)
+        });
         if *held_total + stream.held_bytes() > config.max_held_bytes_total + held_before {
             // Over the budget: this flow, which just added to it, steps
             // over its holes (O(1), whatever the number of flows).
@@ -478,7 +527,12 @@ impl Engine {
             match app {
                 App::Dissecting(driver) => driver.discard_pending(&mut ctx),
                 App::Probing(_) => {
-                    ctx.anomaly("tcp", "memory_budget", "too much held by all flows: stopped probing", None);
+                    ctx.anomaly(
+                        "tcp",
+                        "memory_budget",
+                        "too much held by all flows: stopped probing",
+                        None,
+                    );
                     *app = App::Done(None);
                 }
                 App::Done(_) => {}
@@ -563,7 +617,7 @@ impl Engine {
             missed_bytes_to_client: flow.streams[1].missed_bytes,
             mid_stream: flow.mid_stream,
         });
-        let seen = PacketFlow::of(&flow);
+        let seen = PacketFlow::of(&flow, u32::MAX as usize);
         self.events.push(Event {
             ts: end_ts,
             body: body.into(),
@@ -655,7 +709,12 @@ fn deliver(
 ) {
     if let Chunk::Gap(len) = chunk {
         if len > 0 && !matches!(app, App::Done(_)) {
-            ctx.anomaly("tcp", "gap", format!("{len} bytes were not captured"), Some(dir));
+            ctx.anomaly(
+                "tcp",
+                "gap",
+                format!("{len} bytes were not captured"),
+                Some(dir),
+            );
         }
     }
     match app {
@@ -760,4 +819,3 @@ pub fn dissect_file(path: &Path, artifacts: &ArtifactStore) -> crate::Result<Vec
     dissect_file_with(path, Config::default(), artifacts, &mut |e| events.push(e))?;
     Ok(events)
 }
-

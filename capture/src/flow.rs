@@ -64,7 +64,11 @@ pub fn orientation_guessed(src_port: u16, dst_port: u16, syn: bool) -> bool {
 /// True when `payload`, sent in direction `dir`, looks like the other
 /// direction's opening of some protocol and like nothing in its own.
 pub fn payload_says_reversed(dir: Direction, payload: &[u8]) -> bool {
-    let matches = |d: Direction| protocols::PROTOCOLS.iter().any(|p| (p.probe)(d, payload) == Probe::Match);
+    let matches = |d: Direction| {
+        protocols::PROTOCOLS
+            .iter()
+            .any(|p| (p.probe)(d, payload) == Probe::Match)
+    };
     !matches(dir) && matches(dir.reverse())
 }
 
@@ -143,6 +147,8 @@ pub struct Flow {
     /// Set on every packet, cleared by the eviction clock (second chance).
     pub touched: bool,
     pub serial: u64,
+    /// Community ID of the flow that announced this one (FTP data).
+    pub parent: Option<Box<str>>,
 }
 
 impl Flow {

@@ -30,7 +30,9 @@ pub struct LiveStats {
 /// sorted by path. Folders that cannot be read are skipped.
 pub fn capture_files(dir: &Path) -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -51,7 +53,11 @@ pub fn capture_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn is_capture_file(path: &Path) -> bool {
-    path.is_file() && matches!(path.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng"))
+    path.is_file()
+        && matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("pcap" | "pcapng")
+        )
 }
 
 pub struct FileSource {
@@ -175,7 +181,11 @@ impl LiveSource {
 
     fn ready(&self) -> Result<bool> {
         use std::os::fd::AsRawFd;
-        let mut fds = libc::pollfd { fd: self.capture.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut fds = libc::pollfd {
+            fd: self.capture.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd, owned by this frame.
         let n = unsafe { libc::poll(&mut fds, 1, 100) };
         if n < 0 {
@@ -183,7 +193,10 @@ impl LiveSource {
             if err.kind() == std::io::ErrorKind::Interrupted {
                 return Ok(false);
             }
-            return Err(Error::Device { device: self.device.clone(), message: err.to_string() });
+            return Err(Error::Device {
+                device: self.device.clone(),
+                message: err.to_string(),
+            });
         }
         // Even without POLLIN, libpcap may hold packets already read.
         Ok(true)

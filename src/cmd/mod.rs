@@ -15,7 +15,13 @@ use model::Event;
 /// Arguments as files: a folder stands for every capture file under it.
 pub fn expand_folders(args: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
     args.iter()
-        .flat_map(|arg| if arg.is_dir() { ::capture::source::capture_files(arg) } else { vec![arg.clone()] })
+        .flat_map(|arg| {
+            if arg.is_dir() {
+                ::capture::source::capture_files(arg)
+            } else {
+                vec![arg.clone()]
+            }
+        })
         .collect()
 }
 
@@ -23,7 +29,10 @@ pub fn expand_folders(args: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
 /// store, a bad query); 1 is any other failure.
 pub fn exit_code(err: &anyhow::Error) -> ExitCode {
     use ::capture::store::Error as StoreError;
-    match (err.downcast_ref::<::capture::Error>(), err.downcast_ref::<StoreError>()) {
+    match (
+        err.downcast_ref::<::capture::Error>(),
+        err.downcast_ref::<StoreError>(),
+    ) {
         (Some(::capture::Error::BadCapture { .. }), _) => ExitCode::from(2),
         (
             _,

@@ -34,6 +34,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         s.packets
     );
     println!("index         {}", mb(s.index_bytes));
+    let used = s.store_bytes + s.index_bytes + s.artifact_bytes;
+    match s.max_bytes {
+        Some(max) => println!(
+            "budget        {} of {} used ({:.0} %); the oldest data goes first",
+            mb(used),
+            mb(max),
+            used as f64 * 100.0 / max.max(1) as f64
+        ),
+        None => println!("budget        none (kyoka ingest --max-bytes N sets one)"),
+    }
     println!(
         "artifacts     {} files, {}",
         s.artifacts,

@@ -40,6 +40,9 @@ pub struct Counts {
 struct FlowEntry {
     locations: Locations,
     session: Option<(IpAddr, String)>,
+    /// The flow that announced this one: its session is this one's too
+    /// (active FTP data is opened by the server, yet belongs to the client).
+    parent: Option<u64>,
     events: u64,
     ended: Option<(FlowRef, FlowEnd, Timestamp)>,
 }
@@ -104,9 +107,18 @@ impl<'a> Pipeline<'a> {
             let known = self.flows.contains_key(&pf.serial);
             let fresh = self.max_serial.is_none_or(|m| pf.serial > m);
             if known || fresh {
+                let parent = match fresh && !known {
+                    true => self
+                        .engine
+                        .parent(&pf)
+                        .and_then(|id| self.open_by_id.get(id))
+                        .copied(),
+                    false => None,
+                };
                 let entry = self.flows.entry(pf.serial).or_insert_with(|| FlowEntry {
                     locations: Locations::default(),
                     session: None,
+                    parent,
                     events: 0,
                     ended: None,
                 });
@@ -167,6 +179,24 @@ impl<'a> Pipeline<'a> {
         sessions.session_for(ip, ts, &mut earlier, done)
     }
 
+    /// A new flow's session: its announcing flow's, else its client's.
+    fn choose_session(
+        &mut self,
+        serial: Option<u64>,
+        client: IpAddr,
+        ts: Timestamp,
+    ) -> (IpAddr, String) {
+        let parent = serial
+            .and_then(|s| self.flows.get(&s))
+            .and_then(|f| f.parent)
+            .and_then(|p| self.flows.get(&p))
+            .and_then(|p| p.session.clone());
+        match parent {
+            Some(inherited) => inherited,
+            None => (client, self.session_of(client, ts)),
+        }
+    }
+
     fn event(&mut self, e: Event) -> Result<()> {
         let serial = self.open_by_id.get(&e.flow.id).copied();
         if let EventBody::Core(CoreEvent::FlowEnd(end)) = &e.body {
@@ -174,18 +204,18 @@ impl<'a> Pipeline<'a> {
             return self.flow_end(serial, e, end);
         }
         // The flow's session, chosen at its first event.
-        let session = match serial
+        let (session_ip, session) = match serial
             .and_then(|s| self.flows.get(&s))
             .and_then(|f| f.session.clone())
         {
-            Some((_, id)) => id,
+            Some(known) => known,
             None => {
-                let id = self.session_of(e.flow.src_ip, e.ts);
+                let (ip, id) = self.choose_session(serial, e.flow.src_ip, e.ts);
                 if let Some(f) = serial.and_then(|s| self.flows.get_mut(&s)) {
-                    f.session = Some((e.flow.src_ip, id.clone()));
-                    self.sessions.flow_opened(e.flow.src_ip);
+                    f.session = Some((ip, id.clone()));
+                    self.sessions.flow_opened(ip);
                 }
-                id
+                (ip, id)
             }
         };
         let flow_key = match serial {
@@ -193,7 +223,7 @@ impl<'a> Pipeline<'a> {
             None => String::new(),
         };
         let json = docs::event_json(&e);
-        if let Some(summary) = self.sessions.get_mut(e.flow.src_ip, &session) {
+        if let Some(summary) = self.sessions.get_mut(session_ip, &session) {
             summary.add_event(&e, &json);
         }
         if let Some(f) = serial.and_then(|s| self.flows.get_mut(&s)) {
@@ -215,20 +245,20 @@ impl<'a> Pipeline<'a> {
         };
         self.open_by_id.remove(&e.flow.id);
         let had_session = self.flows.get(&serial).and_then(|f| f.session.clone());
-        let session = match had_session {
+        let (session_ip, session) = match had_session {
             Some((ip, id)) => {
                 self.sessions.flow_closed(ip);
-                id
+                (ip, id)
             }
             None => {
-                let id = self.session_of(e.flow.src_ip, end.start);
+                let (ip, id) = self.choose_session(Some(serial), e.flow.src_ip, end.start);
                 if let Some(f) = self.flows.get_mut(&serial) {
-                    f.session = Some((e.flow.src_ip, id.clone()));
+                    f.session = Some((ip, id.clone()));
                 }
-                id
+                (ip, id)
             }
         };
-        if let Some(summary) = self.sessions.get_mut(e.flow.src_ip, &session) {
+        if let Some(summary) = self.sessions.get_mut(session_ip, &session) {
             summary.add_flow(&e.flow, &end, e.ts);
         }
         if let Some(f) = self.flows.get_mut(&serial) {

@@ -68,6 +68,8 @@ pub struct Stats {
     pub last_packet: Option<Timestamp>,
     /// Sources whose capture file was damaged (packets before it kept).
     pub damaged_sources: u64,
+    /// The disk budget (`kyoka ingest --max-bytes`), if one is set.
+    pub max_bytes: Option<u64>,
 }
 
 pub fn stats(data: &Path) -> Result<Stats> {
@@ -102,6 +104,7 @@ pub fn stats(data: &Path) -> Result<Stats> {
             .iter()
             .filter(|s| s.error.is_some())
             .count() as u64,
+        max_bytes: manifest.max_bytes,
     })
 }
 

@@ -94,7 +94,11 @@ pub fn chunked(dir: Direction, data: &[u8], size: usize) -> Vec<Step<'_>> {
 pub fn steps_from_bytes(mut data: &[u8]) -> Vec<Step<'_>> {
     let mut steps = Vec::new();
     while let [control, len, rest @ ..] = data {
-        let dir = if control & 1 == 0 { Direction::ToServer } else { Direction::ToClient };
+        let dir = if control & 1 == 0 {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
         let len = usize::from(*len);
         if control & 2 != 0 {
             steps.push(Step::Gap(dir, len as u64));
@@ -111,7 +115,9 @@ pub fn steps_from_bytes(mut data: &[u8]) -> Vec<Step<'_>> {
 /// Runs every probe and then the named protocol's dissector over fuzzer
 /// bytes. Used by the fuzz targets; must never panic.
 pub fn fuzz_protocol(name: &str, data: &[u8]) {
-    let Some(spec) = super::spec_by_name(name) else { return };
+    let Some(spec) = super::spec_by_name(name) else {
+        return;
+    };
     let steps = steps_from_bytes(data);
     for step in &steps {
         if let Step::Data(dir, bytes) = step {
@@ -120,7 +126,11 @@ pub fn fuzz_protocol(name: &str, data: &[u8]) {
             }
         }
     }
-    run((spec.new)(), spec.ports.first().copied().unwrap_or(0), &steps);
+    run(
+        (spec.new)(),
+        spec.ports.first().copied().unwrap_or(0),
+        &steps,
+    );
 }
 
 /// A small seeded xorshift generator, so that generated or damaged traffic

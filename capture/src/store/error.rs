@@ -7,7 +7,10 @@ pub enum Error {
     /// The I/O error is part of the message (not a `source`), so that it is
     /// printed once.
     #[error("{path}: {error}")]
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("store file {path} is damaged at byte {offset}: {reason}")]
     CorruptStore {
         path: PathBuf,

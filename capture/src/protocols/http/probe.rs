@@ -98,7 +98,8 @@ fn request(data: &[u8]) -> Probe {
         .position(|&b| !(0x21..=0x7e).contains(&b))
         .unwrap_or(rest.len());
     let Some(&after_target) = rest.get(target_len) else {
-        let long = target_len >= LONG_TARGET && (rest.starts_with(b"/") || rest.starts_with(b"http"));
+        let long =
+            target_len >= LONG_TARGET && (rest.starts_with(b"/") || rest.starts_with(b"http"));
         return if long && KNOWN_METHODS.contains(&method) {
             Probe::Match
         } else {
