@@ -1,0 +1,8 @@
+//! Kyoka's detector: syslog from agents in, one typed observation per
+//! service log line, rules over observations, attackers and the policy
+//! version in Redis, and the signed policy API agents pull and stream from.
+
+pub mod error;
+pub mod syslog;
+
+pub use error::{Error, Result};
