@@ -6,3 +6,8 @@ pub mod error;
 pub mod syslog;
 
 pub use error::{Error, Result};
+pub mod normalise;
+pub mod observation;
+
+pub use normalise::Normaliser;
+pub use observation::{Kind, Observation, Service};
