@@ -11,3 +11,5 @@ pub mod observation;
 
 pub use normalise::Normaliser;
 pub use observation::{Kind, Observation, Service};
+pub mod rules;
+pub mod whitelist;
