@@ -13,3 +13,13 @@ pub use normalise::Normaliser;
 pub use observation::{Kind, Observation, Service};
 pub mod rules;
 pub mod whitelist;
+pub mod state;
+pub mod agents;
+pub mod pipeline;
+pub mod watch;
+pub mod api;
+pub mod config;
+mod detector;
+
+pub use config::{Config, FileConfig};
+pub use detector::Detector;

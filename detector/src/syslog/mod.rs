@@ -43,8 +43,11 @@ pub enum Garbage {
 pub fn parse(peer: IpAddr, frame: &[u8]) -> Result<LogLine, Garbage> {
     let text = String::from_utf8_lossy(frame);
     let text = text.trim_matches(|c: char| c.is_whitespace() || c == '\0');
-    if !has_priority(text) {
+    let Some(after_pri) = after_priority(text) else {
         return Err(Garbage::NoPriority);
+    };
+    if after_pri.trim().is_empty() {
+        return Err(Garbage::Empty);
     }
     let parsed = syslog_loose::parse_message(text, syslog_loose::Variant::Either);
     let msg = parsed.msg.trim_end_matches(['\r', '\n']);
@@ -60,10 +63,11 @@ pub fn parse(peer: IpAddr, frame: &[u8]) -> Result<LogLine, Garbage> {
     })
 }
 
-fn has_priority(text: &str) -> bool {
-    let Some(rest) = text.strip_prefix('<') else { return false };
+/// The text after `<PRI>`, if it starts with one.
+fn after_priority(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix('<')?;
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    (1..=3).contains(&digits) && rest.as_bytes().get(digits) == Some(&b'>')
+    ((1..=3).contains(&digits) && rest.as_bytes().get(digits) == Some(&b'>')).then(|| &rest[digits + 1..])
 }
 
 /// What the receiver saw. `received = accepted + dropped + oversized + garbage`
@@ -75,6 +79,8 @@ pub struct Stats {
     pub dropped: AtomicU64,
     pub oversized: AtomicU64,
     pub garbage: AtomicU64,
+    /// Lines the pipeline has normalised and matched (and counted in Redis).
+    pub processed: AtomicU64,
     pub observations: AtomicU64,
     pub detections: AtomicU64,
     pub tcp_connections: AtomicU64,
@@ -88,6 +94,7 @@ pub struct StatsSnapshot {
     pub dropped: u64,
     pub oversized: u64,
     pub garbage: u64,
+    pub processed: u64,
     pub observations: u64,
     pub detections: u64,
     pub tcp_connections: u64,
@@ -102,6 +109,7 @@ impl Stats {
             dropped: get(&self.dropped),
             oversized: get(&self.oversized),
             garbage: get(&self.garbage),
+            processed: get(&self.processed),
             observations: get(&self.observations),
             detections: get(&self.detections),
             tcp_connections: get(&self.tcp_connections),
