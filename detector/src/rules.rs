@@ -83,15 +83,16 @@ impl Rules {
         &self.rules
     }
 
-    /// The rules `obs` counts towards in `mode`.
+    /// The rules `obs` counts towards in `mode`. The detail is normalised
+    /// only when a rule needs it.
     pub fn matching<'a>(&'a self, obs: &'a Observation, mode: Mode) -> impl Iterator<Item = &'a Rule> + 'a {
-        let detail = obs.detail.as_deref().map(normalise_detail);
-        self.rules.iter().filter(move |r| r.matches(obs, detail.as_deref(), mode))
+        let detail = std::cell::OnceCell::new();
+        self.rules.iter().filter(move |r| r.matches(obs, &detail, mode))
     }
 }
 
 impl Rule {
-    fn matches(&self, obs: &Observation, detail: Option<&str>, mode: Mode) -> bool {
+    fn matches(&self, obs: &Observation, detail: &std::cell::OnceCell<Option<String>>, mode: Mode) -> bool {
         if self.service.is_some_and(|s| s != obs.service)
             || (!self.kinds.is_empty() && !self.kinds.contains(&obs.kind))
             || (!self.modes.is_empty() && !self.modes.contains(&mode))
@@ -102,7 +103,9 @@ impl Rule {
         if self.detail_contains.is_empty() && self.detail_prefix.is_empty() {
             return true;
         }
-        let Some(detail) = detail else { return false };
+        let Some(detail) = detail.get_or_init(|| obs.detail.as_deref().map(normalise_detail)) else {
+            return false;
+        };
         self.detail_contains.iter().any(|p| detail.contains(p.as_str()))
             || self.detail_prefix.iter().any(|p| {
                 detail.strip_prefix(p.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
