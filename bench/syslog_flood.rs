@@ -102,11 +102,12 @@ async fn main() {
     let after = d.stats.snapshot();
     let received = after.received - before.received;
     println!(
-        "udp: sent {udp_n} in {:.3} s ({:.0}/s); detector received {received}, accepted {}, dropped (rate limit or queue full) {}; lost in the kernel before the detector read them: {}",
+        "udp: sent {udp_n} in {:.3} s ({:.0}/s); detector received {received}, accepted {}, dropped (rate limit or queue full) {}; dropped by the kernel (counted in /proc/net/udp, shown by /api/v1/health): {:?}; sent - received: {}",
         send_time.as_secs_f64(),
         udp_n as f64 / send_time.as_secs_f64(),
         after.accepted - before.accepted,
         after.dropped - before.dropped,
+        d.udp_kernel_drops(),
         udp_n - received
     );
 

@@ -31,6 +31,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
+    /// The UDP syslog port, for the kernel's drop count in `health`.
+    pub udp_port: Option<u16>,
     pub policy: watch::Receiver<Arc<Snapshot>>,
     pub stats: Arc<Stats>,
 }
@@ -169,7 +171,14 @@ async fn sign_response(caller: &Caller, response: Response) -> Response {
 
 async fn health(State(state): State<ApiState>) -> Response {
     let version = state.policy.borrow().policy.version;
-    Json(serde_json::json!({ "status": "ok", "policy_version": version, "syslog": state.stats.snapshot() })).into_response()
+    let kernel_drops = state.udp_port.and_then(crate::syslog::kernel_udp_drops);
+    Json(serde_json::json!({
+        "status": "ok",
+        "policy_version": version,
+        "syslog": state.stats.snapshot(),
+        "udp_kernel_drops": kernel_drops,
+    }))
+    .into_response()
 }
 
 /// The policy as it is in Redis now (not the stream's copy, which may be a

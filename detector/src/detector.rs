@@ -68,7 +68,7 @@ impl Detector {
         if let Some(addr) = config.api_address {
             let listener = TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr: addr.to_string(), source })?;
             api_addr = listener.local_addr().ok();
-            let app = api::app(ApiState { store: store.clone(), policy: policy_rx.clone(), stats: stats.clone() });
+            let app = api::app(ApiState { store: store.clone(), udp_port: syslog_udp.map(|a| a.port()), policy: policy_rx.clone(), stats: stats.clone() });
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, app).await {
                     tracing::error!(error = %e, "policy api stopped");
@@ -81,7 +81,18 @@ impl Detector {
 
     /// The router alone, for serving it elsewhere or testing without a socket.
     pub fn app(&self) -> axum::Router {
-        api::app(ApiState { store: self.store.clone(), policy: self.policy.clone(), stats: self.stats.clone() })
+        api::app(ApiState {
+            store: self.store.clone(),
+            udp_port: self.syslog_udp.map(|a| a.port()),
+            policy: self.policy.clone(),
+            stats: self.stats.clone(),
+        })
+    }
+
+    /// Datagrams the kernel dropped before the detector read them (UDP
+    /// syslog socket's receive buffer full); None without UDP.
+    pub fn udp_kernel_drops(&self) -> Option<u64> {
+        self.syslog_udp.and_then(|a| syslog::kernel_udp_drops(a.port()))
     }
 
     /// Stops every task.

@@ -96,4 +96,5 @@ async fn udp_over_the_rate_limit_is_dropped_and_counted() {
     until(10, "datagrams counted", async || d.stats.snapshot().received == 10).await;
     let st = d.stats.snapshot();
     assert_eq!((st.accepted, st.dropped), (3, 7), "{st:?}");
+    assert_eq!(d.udp_kernel_drops(), Some(0), "the kernel's drops are read too");
 }

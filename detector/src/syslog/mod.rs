@@ -150,3 +150,23 @@ mod tests {
         }
     }
 }
+
+/// Datagrams the kernel dropped on the UDP socket bound to `port` (its
+/// receive buffer was full before the detector read them), from the `drops`
+/// column of `/proc/net/udp` and `/proc/net/udp6`. None where there is no
+/// such file (not Linux) or no such socket.
+pub fn kernel_udp_drops(port: u16) -> Option<u64> {
+    let port_hex = format!(":{port:04X}");
+    let mut found = None;
+    for file in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(file) else { continue };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.get(1).is_some_and(|local| local.ends_with(&port_hex)) {
+                let drops = fields.last().and_then(|d| d.parse::<u64>().ok()).unwrap_or(0);
+                found = Some(found.unwrap_or(0) + drops);
+            }
+        }
+    }
+    found
+}
