@@ -27,7 +27,11 @@ fn line(i: u64, hit_percent: u64) -> String {
 async fn wait(d: &Detector, what: &str, cond: impl Fn(&detector::syslog::StatsSnapshot) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(300);
     while !cond(&d.stats.snapshot()) {
-        assert!(Instant::now() < deadline, "timed out: {what}: {:?}", d.stats.snapshot());
+        assert!(
+            Instant::now() < deadline,
+            "timed out: {what}: {:?}",
+            d.stats.snapshot()
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
@@ -51,7 +55,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let args: Vec<u64> = std::env::args().skip(1).map(|a| a.parse().expect("numbers")).collect();
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("numbers"))
+        .collect();
     let tcp_n = args.first().copied().unwrap_or(1_000_000);
     let hit_percent = args.get(1).copied().unwrap_or(10);
     let udp_n = args.get(2).copied().unwrap_or(200_000);
@@ -87,7 +94,11 @@ async fn main() {
         tcp_n as f64 / took.as_secs_f64(),
         st.received, st.accepted, st.processed, st.dropped, st.garbage, st.oversized, st.observations, st.detections
     );
-    assert_eq!((st.received, st.accepted, st.processed), (tcp_n, tcp_n, tcp_n), "a message was lost");
+    assert_eq!(
+        (st.received, st.accepted, st.processed),
+        (tcp_n, tcp_n, tcp_n),
+        "a message was lost"
+    );
 
     // UDP flood: as fast as one socket sends.
     let before = d.stats.snapshot();
@@ -115,11 +126,16 @@ async fn main() {
     // (threshold-crossing) line; time until its version is published.
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut pubsub = client.get_async_pubsub().await.unwrap();
-    pubsub.subscribe(model::state::POLICY_CHANGED).await.unwrap();
+    pubsub
+        .subscribe(model::state::POLICY_CHANGED)
+        .await
+        .unwrap();
     let mut messages = pubsub.into_on_message();
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_nodelay(true).unwrap();
-    let fail = |ip: &str| format!("<38>1 2026-11-25T21:00:00Z prod1 sshd 100 - - Failed password for root from {ip} port 4000 ssh2\n");
+    let fail = |ip: &str| {
+        format!("<38>1 2026-11-25T21:00:00Z prod1 sshd 100 - - Failed password for root from {ip} port 4000 ssh2\n")
+    };
     let mut prep = String::new();
     for a in 0..100 {
         for _ in 0..4 {
@@ -130,12 +146,19 @@ async fn main() {
     let target = d.stats.snapshot().processed + 400;
     wait(&d, "prep", |st| st.processed >= target).await;
     // Drain versions published by the UDP flood's and TCP flood's late flags.
-    while tokio::time::timeout(Duration::from_millis(200), messages.next()).await.is_ok() {}
+    while tokio::time::timeout(Duration::from_millis(200), messages.next())
+        .await
+        .is_ok()
+    {}
     let mut latencies = Vec::new();
     for a in 0..100 {
         let t0 = Instant::now();
-        s.write_all(fail(&format!("172.16.1.{a}")).as_bytes()).unwrap();
-        tokio::time::timeout(Duration::from_secs(5), messages.next()).await.expect("a version within 5 s").unwrap();
+        s.write_all(fail(&format!("172.16.1.{a}")).as_bytes())
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), messages.next())
+            .await
+            .expect("a version within 5 s")
+            .unwrap();
         latencies.push(t0.elapsed());
     }
     latencies.sort();

@@ -43,16 +43,28 @@ pub struct AgentInfo {
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// Adds an agent. A name already held by an agent that is not revoked is refused.
 pub async fn add(store: &Store, name: &str) -> Result<NewAgent> {
     if !valid_name(name) {
-        return Err(Error::Agent(format!("{name:?}: names are 1 to 64 letters, digits, '.', '_' or '-'")));
+        return Err(Error::Agent(format!(
+            "{name:?}: names are 1 to 64 letters, digits, '.', '_' or '-'"
+        )));
     }
-    if list_records(store).await?.iter().any(|r| r.name == name && !r.revoked) {
-        return Err(Error::Agent(format!("an agent named {name:?} exists; revoke it first")));
+    if list_records(store)
+        .await?
+        .iter()
+        .any(|r| r.name == name && !r.revoked)
+    {
+        return Err(Error::Agent(format!(
+            "an agent named {name:?} exists; revoke it first"
+        )));
     }
     let id = format!("ag-{}", &model::signing::new_nonce()[..16]);
     let record = AgentRecord {
@@ -65,11 +77,16 @@ pub async fn add(store: &Store, name: &str) -> Result<NewAgent> {
         heartbeat: None,
     };
     let mut conn = store.connection();
-    let added: bool = conn.hset_nx(model::state::AGENTS, &id, serde_json::to_string(&record)?).await?;
+    let added: bool = conn
+        .hset_nx(model::state::AGENTS, &id, serde_json::to_string(&record)?)
+        .await?;
     if !added {
         return Err(Error::Agent("agent id collision; try again".into()));
     }
-    Ok(NewAgent { id, key: record.key })
+    Ok(NewAgent {
+        id,
+        key: record.key,
+    })
 }
 
 /// Revokes every live agent named `name`; how many were.
@@ -94,7 +111,10 @@ pub async fn get(store: &Store, id: &str) -> Result<Option<AgentRecord>> {
 pub async fn list_records(store: &Store) -> Result<Vec<AgentRecord>> {
     let mut conn = store.connection();
     let all: Vec<(String, String)> = conn.hgetall(model::state::AGENTS).await?;
-    let mut out: Vec<AgentRecord> = all.into_iter().filter_map(|(_, t)| serde_json::from_str(&t).ok()).collect();
+    let mut out: Vec<AgentRecord> = all
+        .into_iter()
+        .filter_map(|(_, t)| serde_json::from_str(&t).ok())
+        .collect();
     out.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
     Ok(out)
 }
@@ -130,15 +150,23 @@ pub async fn heartbeat(store: &Store, id: &str, beat: Heartbeat, now: i64) -> Re
 async fn update(store: &Store, id: &str, change: impl Fn(&mut AgentRecord)) -> Result<bool> {
     let mut conn = store.connection();
     for _ in 0..16 {
-        let Some(old) = conn.hget::<_, _, Option<String>>(model::state::AGENTS, id).await? else {
+        let Some(old) = conn
+            .hget::<_, _, Option<String>>(model::state::AGENTS, id)
+            .await?
+        else {
             return Ok(false);
         };
         let mut record: AgentRecord = serde_json::from_str(&old)?;
         change(&mut record);
         let new = serde_json::to_string(&record)?;
-        if store.compare_and_set(model::state::AGENTS, id, &old, &new).await? {
+        if store
+            .compare_and_set(model::state::AGENTS, id, &old, &new)
+            .await?
+        {
             return Ok(true);
         }
     }
-    Err(Error::Agent(format!("agent {id}: too many concurrent updates")))
+    Err(Error::Agent(format!(
+        "agent {id}: too many concurrent updates"
+    )))
 }

@@ -66,7 +66,10 @@ fn unavailable() -> Response {
     StatusCode::SERVICE_UNAVAILABLE.into_response()
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, signing::SignatureError> {
+fn header<'a>(
+    headers: &'a HeaderMap,
+    name: &'static str,
+) -> Result<&'a str, signing::SignatureError> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -90,7 +93,13 @@ impl From<crate::Error> for Refusal {
     }
 }
 
-async fn check(state: &ApiState, method: &str, path_and_query: &str, headers: &HeaderMap, body: &[u8]) -> Result<Caller, Refusal> {
+async fn check(
+    state: &ApiState,
+    method: &str,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Caller, Refusal> {
     let agent = header(headers, signing::AGENT_HEADER)?;
     let timestamp = signing::parse_timestamp(header(headers, signing::TIMESTAMP_HEADER)?)?;
     let nonce = header(headers, signing::NONCE_HEADER)?;
@@ -101,12 +110,23 @@ async fn check(state: &ApiState, method: &str, path_and_query: &str, headers: &H
     if record.revoked {
         return Err(Refusal::Unauthorized(format!("agent {agent:?} is revoked")));
     }
-    let signed = Signed { first: method, path_and_query, timestamp, nonce, body };
+    let signed = Signed {
+        first: method,
+        path_and_query,
+        timestamp,
+        nonce,
+        body,
+    };
     signed.verify(&record.key, signature, signing::now())?;
     if !state.store.fresh_nonce(agent, nonce).await? {
         return Err(Refusal::Unauthorized(format!("nonce {nonce} replayed")));
     }
-    Ok(Caller { agent: record.id, key: record.key, nonce: nonce.to_owned(), path_and_query: path_and_query.to_owned() })
+    Ok(Caller {
+        agent: record.id,
+        key: record.key,
+        nonce: nonce.to_owned(),
+        path_and_query: path_and_query.to_owned(),
+    })
 }
 
 /// Checks the request, runs the handler, signs the response.
@@ -116,8 +136,20 @@ async fn authenticate(State(state): State<ApiState>, request: Request, next: Nex
         tracing::debug!("request body too large or broken");
         return unauthorized();
     };
-    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| parts.uri.path().to_owned());
-    let caller = match check(&state, parts.method.as_str(), &path_and_query, &parts.headers, &body).await {
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| parts.uri.path().to_owned());
+    let caller = match check(
+        &state,
+        parts.method.as_str(),
+        &path_and_query,
+        &parts.headers,
+        &body,
+    )
+    .await
+    {
         Ok(caller) => caller,
         Err(Refusal::Unauthorized(reason)) => {
             tracing::info!(%reason, path = %path_and_query, "request refused");
@@ -193,12 +225,23 @@ async fn policy(State(state): State<ApiState>) -> Response {
     }
 }
 
-async fn heartbeat(State(state): State<ApiState>, Extension(caller): Extension<Caller>, body: Bytes) -> Response {
+async fn heartbeat(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Response {
     let Ok(beat) = serde_json::from_slice::<Heartbeat>(&body) else {
-        return (StatusCode::BAD_REQUEST, Json(serde_json::json!({"error": "body is not a heartbeat"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"error": "body is not a heartbeat"})),
+        )
+            .into_response();
     };
     match agents::heartbeat(&state.store, &caller.agent, beat, signing::now()).await {
-        Ok(_) => Json(serde_json::json!({ "policy_version": state.policy.borrow().policy.version })).into_response(),
+        Ok(_) => {
+            Json(serde_json::json!({ "policy_version": state.policy.borrow().policy.version }))
+                .into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "storing a heartbeat failed");
             unavailable()
@@ -207,7 +250,10 @@ async fn heartbeat(State(state): State<ApiState>, Extension(caller): Extension<C
 }
 
 /// Server-sent events: the current policy at once, then every new version.
-async fn stream(State(state): State<ApiState>, Extension(caller): Extension<Caller>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+async fn stream(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let events = WatchStream::new(state.policy.clone()).map(move |snapshot| {
         let timestamp = signing::now();
         let signature = Signed {
@@ -218,9 +264,17 @@ async fn stream(State(state): State<ApiState>, Extension(caller): Extension<Call
             body: snapshot.json.as_bytes(),
         }
         .sign(&caller.key);
-        let message = SignedMessage { timestamp, nonce: caller.nonce.clone(), signature, body: snapshot.json.clone() };
+        let message = SignedMessage {
+            timestamp,
+            nonce: caller.nonce.clone(),
+            signature,
+            body: snapshot.json.clone(),
+        };
         let data = serde_json::to_string(&message).expect("a signed message serialises");
-        Ok(Event::default().event("policy").id(snapshot.policy.version.to_string()).data(data))
+        Ok(Event::default()
+            .event("policy")
+            .id(snapshot.policy.version.to_string())
+            .data(data))
     });
     Sse::new(events).keep_alive(KeepAlive::default())
 }

@@ -73,7 +73,10 @@ impl Default for SyslogConfig {
 
 impl FileConfig {
     pub fn load(path: &Path) -> Result<FileConfig> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
     }
 }
@@ -100,17 +103,29 @@ impl Config {
     /// Defaults: unreal mode, built-in rules, loopback ports chosen by the system.
     pub fn new(redis_url: impl Into<String>) -> Config {
         FileConfig::default()
-            .resolve(Some(redis_url.into()), Some(([127, 0, 0, 1], 0).into()), Some(([127, 0, 0, 1], 0).into()))
+            .resolve(
+                Some(redis_url.into()),
+                Some(([127, 0, 0, 1], 0).into()),
+                Some(([127, 0, 0, 1], 0).into()),
+            )
             .expect("defaults resolve")
     }
 }
 
 impl FileConfig {
     /// Applies the flags over the file.
-    pub fn resolve(self, redis_url: Option<String>, syslog: Option<SocketAddr>, api: Option<SocketAddr>) -> Result<Config> {
+    pub fn resolve(
+        self,
+        redis_url: Option<String>,
+        syslog: Option<SocketAddr>,
+        api: Option<SocketAddr>,
+    ) -> Result<Config> {
         let rules = match &self.rules_file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.clone(), source })?;
+                let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
                 Rules::from_toml(&text)?
             }
             None => Rules::builtin(),
@@ -118,10 +133,16 @@ impl FileConfig {
         Networks::parse(&self.whitelist.addresses)?;
         let s = self.syslog;
         Ok(Config {
-            redis_url: redis_url.or(self.redis_url).ok_or_else(|| Error::Config("no redis_url (--redis)".into()))?,
-            syslog_address: syslog.or(self.syslog_address).or(Some(([0, 0, 0, 0], 514).into())),
+            redis_url: redis_url
+                .or(self.redis_url)
+                .ok_or_else(|| Error::Config("no redis_url (--redis)".into()))?,
+            syslog_address: syslog
+                .or(self.syslog_address)
+                .or(Some(([0, 0, 0, 0], 514).into())),
             syslog_udp: self.syslog_udp,
-            api_address: api.or(self.api_address).or(Some(([0, 0, 0, 0], 8514).into())),
+            api_address: api
+                .or(self.api_address)
+                .or(Some(([0, 0, 0, 0], 8514).into())),
             mode: self.mode,
             whitelist: self.whitelist,
             rules,

@@ -35,7 +35,10 @@ impl Detector {
         let client = redis::Client::open(config.redis_url.as_str())?;
         let store = Store::with_connection(client.get_connection_manager().await?);
         store
-            .publish_settings(&Settings { mode: config.mode, whitelist: config.whitelist.clone() })
+            .publish_settings(&Settings {
+                mode: config.mode,
+                whitelist: config.whitelist.clone(),
+            })
             .await?;
         let stats = Arc::new(Stats::default());
         let judge = Arc::new(Judge {
@@ -50,25 +53,58 @@ impl Detector {
         ];
 
         let (lines_tx, lines_rx) = mpsc::channel(config.queue_messages);
-        tasks.push(tokio::spawn(pipeline::run(lines_rx, judge, store.clone(), stats.clone())));
-        let limiter = Arc::new(RateLimiter::new(config.rate_limit_messages_per_second, config.rate_limit_burst_messages));
+        tasks.push(tokio::spawn(pipeline::run(
+            lines_rx,
+            judge,
+            store.clone(),
+            stats.clone(),
+        )));
+        let limiter = Arc::new(RateLimiter::new(
+            config.rate_limit_messages_per_second,
+            config.rate_limit_burst_messages,
+        ));
         let (mut syslog_tcp, mut syslog_udp) = (None, None);
         if let Some(addr) = config.syslog_address {
             let (tcp, udp) = bind_syslog(addr, config.syslog_udp).await?;
-            syslog_tcp = Some(tcp.local_addr().map_err(|source| Error::Bind { addr: addr.to_string(), source })?);
-            tasks.push(syslog::spawn_tcp(tcp, config.limits.clone(), stats.clone(), limiter.clone(), lines_tx.clone()));
+            syslog_tcp = Some(tcp.local_addr().map_err(|source| Error::Bind {
+                addr: addr.to_string(),
+                source,
+            })?);
+            tasks.push(syslog::spawn_tcp(
+                tcp,
+                config.limits.clone(),
+                stats.clone(),
+                limiter.clone(),
+                lines_tx.clone(),
+            ));
             if let Some(udp) = udp {
                 syslog_udp = udp.local_addr().ok();
-                tasks.push(syslog::spawn_udp(udp, config.limits.clone(), stats.clone(), limiter, lines_tx.clone()));
+                tasks.push(syslog::spawn_udp(
+                    udp,
+                    config.limits.clone(),
+                    stats.clone(),
+                    limiter,
+                    lines_tx.clone(),
+                ));
             }
         }
         drop(lines_tx);
 
         let mut api_addr = None;
         if let Some(addr) = config.api_address {
-            let listener = TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr: addr.to_string(), source })?;
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| Error::Bind {
+                    addr: addr.to_string(),
+                    source,
+                })?;
             api_addr = listener.local_addr().ok();
-            let app = api::app(ApiState { store: store.clone(), udp_port: syslog_udp.map(|a| a.port()), policy: policy_rx.clone(), stats: stats.clone() });
+            let app = api::app(ApiState {
+                store: store.clone(),
+                udp_port: syslog_udp.map(|a| a.port()),
+                policy: policy_rx.clone(),
+                stats: stats.clone(),
+            });
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, app).await {
                     tracing::error!(error = %e, "policy api stopped");
@@ -76,7 +112,15 @@ impl Detector {
             }));
         }
         tracing::info!(?syslog_tcp, ?syslog_udp, api = ?api_addr, mode = config.mode.as_str(), "detector started");
-        Ok(Detector { syslog_tcp, syslog_udp, api: api_addr, stats, store, policy: policy_rx, tasks })
+        Ok(Detector {
+            syslog_tcp,
+            syslog_udp,
+            api: api_addr,
+            stats,
+            store,
+            policy: policy_rx,
+            tasks,
+        })
     }
 
     /// The router alone, for serving it elsewhere or testing without a socket.
@@ -92,7 +136,8 @@ impl Detector {
     /// Datagrams the kernel dropped before the detector read them (UDP
     /// syslog socket's receive buffer full); None without UDP.
     pub fn udp_kernel_drops(&self) -> Option<u64> {
-        self.syslog_udp.and_then(|a| syslog::kernel_udp_drops(a.port()))
+        self.syslog_udp
+            .and_then(|a| syslog::kernel_udp_drops(a.port()))
     }
 
     /// Stops every task.
@@ -110,7 +155,10 @@ impl Drop for Detector {
 /// TCP, then UDP on the same port (with port 0 the system picks TCP's and
 /// UDP may find it taken: try a few).
 async fn bind_syslog(addr: SocketAddr, udp: bool) -> Result<(TcpListener, Option<UdpSocket>)> {
-    let bind_err = |source| Error::Bind { addr: addr.to_string(), source };
+    let bind_err = |source| Error::Bind {
+        addr: addr.to_string(),
+        source,
+    };
     for _ in 0..16 {
         let tcp = TcpListener::bind(addr).await.map_err(bind_err)?;
         if !udp {
@@ -123,7 +171,10 @@ async fn bind_syslog(addr: SocketAddr, udp: bool) -> Result<(TcpListener, Option
             Err(_) => continue,
         }
     }
-    Err(Error::Bind { addr: addr.to_string(), source: std::io::Error::other("no port free for both TCP and UDP") })
+    Err(Error::Bind {
+        addr: addr.to_string(),
+        source: std::io::Error::other("no port free for both TCP and UDP"),
+    })
 }
 
 /// Drops expired attackers every second (one script; instances do not race).

@@ -68,7 +68,13 @@ pub struct Observation {
 
 impl Observation {
     pub fn new(service: Service, kind: Kind, source: IpAddr) -> Observation {
-        Observation { service, kind, source, user: None, detail: None }
+        Observation {
+            service,
+            kind,
+            source,
+            user: None,
+            detail: None,
+        }
     }
 
     pub fn user(mut self, user: impl Into<String>) -> Observation {

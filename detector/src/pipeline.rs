@@ -28,19 +28,31 @@ pub struct Judge {
 /// Runs until every sender of `lines` is gone. A Redis failure is retried
 /// (the batch is held, the channel fills, TCP senders wait): no detection
 /// is lost to a Redis restart.
-pub async fn run(mut lines: mpsc::Receiver<LogLine>, judge: Arc<Judge>, store: Store, stats: Arc<Stats>) {
+pub async fn run(
+    mut lines: mpsc::Receiver<LogLine>,
+    judge: Arc<Judge>,
+    store: Store,
+    stats: Arc<Stats>,
+) {
     let mut normaliser = Normaliser::new();
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         if lines.recv_many(&mut batch, BATCH).await == 0 {
             return;
         }
-        let observations: Vec<_> =
-            batch.iter().filter_map(|l| normaliser.line(l.peer, l.app.as_deref(), &l.msg)).collect();
+        let observations: Vec<_> = batch
+            .iter()
+            .filter_map(|l| normaliser.line(l.peer, l.app.as_deref(), &l.msg))
+            .collect();
         let hits: Vec<Hit> = observations
             .iter()
             .filter(|o| !judge.whitelist.contains(o.source))
-            .flat_map(|o| judge.rules.matching(o, judge.mode).map(move |rule| Hit { rule, observation: o }))
+            .flat_map(|o| {
+                judge.rules.matching(o, judge.mode).map(move |rule| Hit {
+                    rule,
+                    observation: o,
+                })
+            })
             .collect();
         let mut delay = Duration::from_millis(50);
         loop {
@@ -49,7 +61,9 @@ pub async fn run(mut lines: mpsc::Receiver<LogLine>, judge: Arc<Judge>, store: S
                     for version in &flagged {
                         tracing::info!(version, "attacker flagged");
                     }
-                    stats.detections.fetch_add(flagged.len() as u64, Ordering::Relaxed);
+                    stats
+                        .detections
+                        .fetch_add(flagged.len() as u64, Ordering::Relaxed);
                     break;
                 }
                 Err(e) => {
@@ -59,8 +73,12 @@ pub async fn run(mut lines: mpsc::Receiver<LogLine>, judge: Arc<Judge>, store: S
                 }
             }
         }
-        stats.observations.fetch_add(observations.len() as u64, Ordering::Relaxed);
-        stats.processed.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        stats
+            .observations
+            .fetch_add(observations.len() as u64, Ordering::Relaxed);
+        stats
+            .processed
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         batch.clear();
     }
 }

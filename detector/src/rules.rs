@@ -61,20 +61,31 @@ impl Rules {
         let mut seen = std::collections::HashSet::new();
         for rule in &file.rule {
             let bad = |what: &str| Error::Rules(format!("rule {:?}: {what}", rule.name));
-            if rule.name.is_empty() || !rule.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+            if rule.name.is_empty()
+                || !rule
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            {
                 return Err(bad("name must be letters, digits, '.', '_' or '-'"));
             }
             if !seen.insert(rule.name.clone()) {
                 return Err(bad("defined twice"));
             }
             if rule.threshold == 0 || rule.window_seconds == 0 || rule.flag_seconds == 0 {
-                return Err(bad("threshold, window_seconds and flag_seconds must be at least 1"));
+                return Err(bad(
+                    "threshold, window_seconds and flag_seconds must be at least 1",
+                ));
             }
         }
         let mut rules = file.rule;
         for rule in &mut rules {
-            rule.detail_contains.iter_mut().for_each(|p| *p = p.to_lowercase());
-            rule.detail_prefix.iter_mut().for_each(|p| *p = p.to_lowercase());
+            rule.detail_contains
+                .iter_mut()
+                .for_each(|p| *p = p.to_lowercase());
+            rule.detail_prefix
+                .iter_mut()
+                .for_each(|p| *p = p.to_lowercase());
         }
         Ok(Rules { rules })
     }
@@ -85,14 +96,25 @@ impl Rules {
 
     /// The rules `obs` counts towards in `mode`. The detail is normalised
     /// only when a rule needs it.
-    pub fn matching<'a>(&'a self, obs: &'a Observation, mode: Mode) -> impl Iterator<Item = &'a Rule> + 'a {
+    pub fn matching<'a>(
+        &'a self,
+        obs: &'a Observation,
+        mode: Mode,
+    ) -> impl Iterator<Item = &'a Rule> + 'a {
         let detail = std::cell::OnceCell::new();
-        self.rules.iter().filter(move |r| r.matches(obs, &detail, mode))
+        self.rules
+            .iter()
+            .filter(move |r| r.matches(obs, &detail, mode))
     }
 }
 
 impl Rule {
-    fn matches(&self, obs: &Observation, detail: &std::cell::OnceCell<Option<String>>, mode: Mode) -> bool {
+    fn matches(
+        &self,
+        obs: &Observation,
+        detail: &std::cell::OnceCell<Option<String>>,
+        mode: Mode,
+    ) -> bool {
         if self.service.is_some_and(|s| s != obs.service)
             || (!self.kinds.is_empty() && !self.kinds.contains(&obs.kind))
             || (!self.modes.is_empty() && !self.modes.contains(&mode))
@@ -103,12 +125,17 @@ impl Rule {
         if self.detail_contains.is_empty() && self.detail_prefix.is_empty() {
             return true;
         }
-        let Some(detail) = detail.get_or_init(|| obs.detail.as_deref().map(normalise_detail)) else {
+        let Some(detail) = detail.get_or_init(|| obs.detail.as_deref().map(normalise_detail))
+        else {
             return false;
         };
-        self.detail_contains.iter().any(|p| detail.contains(p.as_str()))
+        self.detail_contains
+            .iter()
+            .any(|p| detail.contains(p.as_str()))
             || self.detail_prefix.iter().any(|p| {
-                detail.strip_prefix(p.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+                detail
+                    .strip_prefix(p.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
             })
     }
 }
@@ -148,14 +175,46 @@ mod tests {
             "select * from `mysql`.`user`",
             "select\n1\tinto/**/dumpfile '/x'",
         ] {
-            assert_eq!(names(&rules, &obs(Service::Mysql, Kind::Query, sql), Mode::Unreal), ["mysql.dangerous_sql"], "{sql}");
+            assert_eq!(
+                names(&rules, &obs(Service::Mysql, Kind::Query, sql), Mode::Unreal),
+                ["mysql.dangerous_sql"],
+                "{sql}"
+            );
         }
-        assert!(names(&rules, &obs(Service::Mysql, Kind::Query, "select name from users"), Mode::Unreal).is_empty());
-        for cmd in ["config SET dir /tmp", "CONFIG set   dbfilename x", "slaveof 1.2.3.4 6379", "module LOAD /x.so", "flushall", "eval return 1 0"] {
-            assert_eq!(names(&rules, &obs(Service::Redis, Kind::Command, cmd), Mode::Firewall), ["redis.dangerous_command"], "{cmd}");
+        assert!(names(
+            &rules,
+            &obs(Service::Mysql, Kind::Query, "select name from users"),
+            Mode::Unreal
+        )
+        .is_empty());
+        for cmd in [
+            "config SET dir /tmp",
+            "CONFIG set   dbfilename x",
+            "slaveof 1.2.3.4 6379",
+            "module LOAD /x.so",
+            "flushall",
+            "eval return 1 0",
+        ] {
+            assert_eq!(
+                names(
+                    &rules,
+                    &obs(Service::Redis, Kind::Command, cmd),
+                    Mode::Firewall
+                ),
+                ["redis.dangerous_command"],
+                "{cmd}"
+            );
         }
         for cmd in ["config get dir", "get eval", "set flushall 1", "evaluate"] {
-            assert!(names(&rules, &obs(Service::Redis, Kind::Command, cmd), Mode::Unreal).is_empty(), "{cmd}");
+            assert!(
+                names(
+                    &rules,
+                    &obs(Service::Redis, Kind::Command, cmd),
+                    Mode::Unreal
+                )
+                .is_empty(),
+                "{cmd}"
+            );
         }
     }
 
@@ -164,9 +223,15 @@ mod tests {
         let rules = Rules::builtin();
         let connect = Observation::new(Service::Ftp, Kind::Connect, "203.0.113.1".parse().unwrap());
         assert!(names(&rules, &connect, Mode::Unreal).is_empty());
-        assert_eq!(names(&rules, &connect, Mode::Honeypot), ["honeypot.contact"]);
+        assert_eq!(
+            names(&rules, &connect, Mode::Honeypot),
+            ["honeypot.contact"]
+        );
         let anon = obs(Service::Rsync, Kind::Download, "pub/x");
-        assert_eq!(names(&rules, &anon, Mode::Unreal), ["rsync.unauthenticated_transfer"]);
+        assert_eq!(
+            names(&rules, &anon, Mode::Unreal),
+            ["rsync.unauthenticated_transfer"]
+        );
         assert!(names(&rules, &anon.clone().user("bob"), Mode::Unreal).is_empty());
     }
 

@@ -184,7 +184,10 @@ impl Store {
             }
             match pipe.query_async::<Vec<u64>>(&mut conn).await {
                 Ok(versions) => return Ok(versions.into_iter().filter(|v| *v > 0).collect()),
-                Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) && attempt == 0 => {
+                Err(e)
+                    if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+                        && attempt == 0 =>
+                {
                     self.hit.load_async(&mut conn).await?;
                 }
                 Err(e) => return Err(e.into()),
@@ -238,7 +241,10 @@ impl Store {
     /// Current policy version (0 before any change).
     pub async fn version(&self) -> Result<u64> {
         let mut conn = self.conn.clone();
-        Ok(conn.get::<_, Option<u64>>(keys::POLICY_VERSION).await?.unwrap_or(0))
+        Ok(conn
+            .get::<_, Option<u64>>(keys::POLICY_VERSION)
+            .await?
+            .unwrap_or(0))
     }
 
     /// Remembers a nonce; false when it was seen before.
@@ -256,16 +262,31 @@ impl Store {
     }
 
     /// Sets `field` of hash `key` to `new` if it still holds `old`.
-    pub async fn compare_and_set(&self, key: &str, field: &str, old: &str, new: &str) -> Result<bool> {
+    pub async fn compare_and_set(
+        &self,
+        key: &str,
+        field: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<bool> {
         let mut conn = self.conn.clone();
-        let done: i64 = self.cas_field.key(key).arg(field).arg(old).arg(new).invoke_async(&mut conn).await?;
+        let done: i64 = self
+            .cas_field
+            .key(key)
+            .arg(field)
+            .arg(old)
+            .arg(new)
+            .invoke_async(&mut conn)
+            .await?;
         Ok(done == 1)
     }
 
     /// The most recent detections, newest last.
     pub async fn detections(&self, count: usize) -> Result<Vec<Detection>> {
         let mut conn = self.conn.clone();
-        let reply: redis::streams::StreamRangeReply = conn.xrevrange_count(keys::DETECTIONS, "+", "-", count).await?;
+        let reply: redis::streams::StreamRangeReply = conn
+            .xrevrange_count(keys::DETECTIONS, "+", "-", count)
+            .await?;
         let mut out: Vec<Detection> = reply
             .ids
             .into_iter()
@@ -303,12 +324,16 @@ pub struct Detection {
 fn policy_from_raw(raw: &[String]) -> Policy {
     let get = |i: usize| raw.get(i).map(String::as_str).unwrap_or("");
     let settings: Option<Settings> = serde_json::from_str(get(1)).ok();
-    let (mode, whitelist) = settings.map(|s| (s.mode, s.whitelist)).unwrap_or((Mode::Unreal, Whitelist::default()));
+    let (mode, whitelist) = settings
+        .map(|s| (s.mode, s.whitelist))
+        .unwrap_or((Mode::Unreal, Whitelist::default()));
     let sandbox = |text: &str| -> Option<Sandbox> { serde_json::from_str(text).ok() };
     let mut attackers = Vec::new();
     let mut seen = HashMap::new();
     for chunk in raw.get(3..).unwrap_or(&[]).chunks_exact(5) {
-        let Ok(address) = chunk[0].parse::<IpAddr>() else { continue };
+        let Ok(address) = chunk[0].parse::<IpAddr>() else {
+            continue;
+        };
         if seen.insert(address, ()).is_some() {
             continue;
         }

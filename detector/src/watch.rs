@@ -67,7 +67,9 @@ async fn refresh(store: &Store, tx: &watch::Sender<Arc<Snapshot>>) {
     match store.policy().await {
         Ok(policy) => {
             tx.send_if_modified(|current| {
-                if policy.version > current.policy.version || (policy.version == current.policy.version && policy != current.policy) {
+                if policy.version > current.policy.version
+                    || (policy.version == current.policy.version && policy != current.policy)
+                {
                     *current = Snapshot::new(policy);
                     true
                 } else {

@@ -19,11 +19,20 @@ impl Networks {
                 Some((a, l)) => (a, Some(l)),
                 None => (entry.as_str(), None),
             };
-            let addr: IpAddr = addr.trim().parse().map_err(|_| Error::Config(format!("whitelist: {entry:?} is no address or network")))?;
+            let addr: IpAddr = addr.trim().parse().map_err(|_| {
+                Error::Config(format!("whitelist: {entry:?} is no address or network"))
+            })?;
             let max = if addr.is_ipv4() { 32 } else { 128 };
             let len = match len {
                 None => max,
-                Some(l) => l.trim().parse::<u8>().ok().filter(|l| *l <= max).ok_or_else(|| Error::Config(format!("whitelist: bad prefix length in {entry:?}")))?,
+                Some(l) => l
+                    .trim()
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|l| *l <= max)
+                    .ok_or_else(|| {
+                        Error::Config(format!("whitelist: bad prefix length in {entry:?}"))
+                    })?,
             };
             nets.push((addr, len));
         }
@@ -57,8 +66,18 @@ mod tests {
 
     #[test]
     fn addresses_and_networks() {
-        let w = Networks::parse(&["10.0.0.5".into(), "192.168.0.0/17".into(), "2001:db8::/32".into()]).unwrap();
-        for yes in ["10.0.0.5", "192.168.127.1", "2001:db8::1", "::ffff:10.0.0.5"] {
+        let w = Networks::parse(&[
+            "10.0.0.5".into(),
+            "192.168.0.0/17".into(),
+            "2001:db8::/32".into(),
+        ])
+        .unwrap();
+        for yes in [
+            "10.0.0.5",
+            "192.168.127.1",
+            "2001:db8::1",
+            "::ffff:10.0.0.5",
+        ] {
             assert!(w.contains(yes.parse().unwrap()), "{yes}");
         }
         for no in ["10.0.0.6", "192.168.128.1", "2001:db9::1"] {
@@ -66,6 +85,8 @@ mod tests {
         }
         assert!(Networks::parse(&["10.0.0.0/33".into()]).is_err());
         assert!(Networks::parse(&["host".into()]).is_err());
-        assert!(Networks::parse(&["0.0.0.0/0".into()]).unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!(Networks::parse(&["0.0.0.0/0".into()])
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
     }
 }

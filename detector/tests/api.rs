@@ -30,11 +30,26 @@ struct Req<'a> {
 
 impl<'a> Req<'a> {
     fn get(path: &'a str, agent: &'a str, key: &'a str) -> Req<'a> {
-        Req { method: "GET", path, body: Vec::new(), agent, key, timestamp: signing::now(), nonce: signing::new_nonce() }
+        Req {
+            method: "GET",
+            path,
+            body: Vec::new(),
+            agent,
+            key,
+            timestamp: signing::now(),
+            nonce: signing::new_nonce(),
+        }
     }
 
     fn signature(&self) -> String {
-        Signed { first: self.method, path_and_query: self.path, timestamp: self.timestamp, nonce: &self.nonce, body: &self.body }.sign(self.key)
+        Signed {
+            first: self.method,
+            path_and_query: self.path,
+            timestamp: self.timestamp,
+            nonce: &self.nonce,
+            body: &self.body,
+        }
+        .sign(self.key)
     }
 
     fn build(&self, signature: &str) -> Request<Body> {
@@ -54,10 +69,17 @@ impl<'a> Req<'a> {
     }
 }
 
-async fn call(d: &Detector, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+async fn call(
+    d: &Detector,
+    request: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
     let response = d.app().oneshot(request).await.unwrap();
     let (parts, body) = response.into_parts();
-    (parts.status, parts.headers, body.collect().await.unwrap().to_bytes().to_vec())
+    (
+        parts.status,
+        parts.headers,
+        body.collect().await.unwrap().to_bytes().to_vec(),
+    )
 }
 
 async fn assert_refused(d: &Detector, request: Request<Body>, what: &str) {
@@ -69,13 +91,32 @@ async fn assert_refused(d: &Detector, request: Request<Body>, what: &str) {
 }
 
 /// Checks a response's signature the way an agent must.
-fn verify_response(path: &str, nonce: &str, key: &str, headers: &axum::http::HeaderMap, body: &[u8]) {
-    let h = |n: &str| headers.get(n).unwrap_or_else(|| panic!("no {n}")).to_str().unwrap().to_owned();
+fn verify_response(
+    path: &str,
+    nonce: &str,
+    key: &str,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) {
+    let h = |n: &str| {
+        headers
+            .get(n)
+            .unwrap_or_else(|| panic!("no {n}"))
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
     assert_eq!(h(signing::NONCE_HEADER), nonce);
     let timestamp = signing::parse_timestamp(&h(signing::TIMESTAMP_HEADER)).unwrap();
-    Signed { first: signing::RESPONSE, path_and_query: path, timestamp, nonce, body }
-        .verify(key, &h(signing::SIGNATURE_HEADER), signing::now())
-        .expect("response signature");
+    Signed {
+        first: signing::RESPONSE,
+        path_and_query: path,
+        timestamp,
+        nonce,
+        body,
+    }
+    .verify(key, &h(signing::SIGNATURE_HEADER), signing::now())
+    .expect("response signature");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,7 +125,10 @@ async fn only_correctly_signed_fresh_requests_from_live_agents_pass() {
     let d = Detector::start(Config::new(&redis.url)).await.unwrap();
     let agent = agents::add(&d.store, "web1").await.unwrap();
     let other = agents::add(&d.store, "web2").await.unwrap();
-    assert!(agents::add(&d.store, "web1").await.is_err(), "names are unique among live agents");
+    assert!(
+        agents::add(&d.store, "web1").await.is_err(),
+        "names are unique among live agents"
+    );
     let path = "/api/v1/policy";
 
     // A valid request, and its signed answer.
@@ -98,7 +142,12 @@ async fn only_correctly_signed_fresh_requests_from_live_agents_pass() {
     // Replayed: the very same request again.
     assert_refused(&d, ok.signed(), "replayed").await;
     // Forged: signed with another agent's key, or a changed path / body.
-    assert_refused(&d, Req::get(path, &agent.id, &other.key).signed(), "wrong key").await;
+    assert_refused(
+        &d,
+        Req::get(path, &agent.id, &other.key).signed(),
+        "wrong key",
+    )
+    .await;
     let r = Req::get(path, &agent.id, &agent.key);
     assert_refused(&d, r.build(&"0".repeat(64)), "made-up signature").await;
     let mut r = Req::get("/api/v1/agents/heartbeat", &agent.id, &agent.key);
@@ -117,17 +166,41 @@ async fn only_correctly_signed_fresh_requests_from_live_agents_pass() {
     let mut r = Req::get(path, &agent.id, &agent.key);
     r.nonce = "00ff".into();
     assert_refused(&d, r.signed(), "short nonce").await;
-    assert_refused(&d, Req::get(path, "ag-nobody", &agent.key).signed(), "unknown agent").await;
-    assert_refused(&d, Request::get(path).body(Body::empty()).unwrap(), "no headers").await;
+    assert_refused(
+        &d,
+        Req::get(path, "ag-nobody", &agent.key).signed(),
+        "unknown agent",
+    )
+    .await;
+    assert_refused(
+        &d,
+        Request::get(path).body(Body::empty()).unwrap(),
+        "no headers",
+    )
+    .await;
     let mut bare = Req::get(path, &agent.id, &agent.key).signed();
     bare.headers_mut().remove(signing::NONCE_HEADER);
     assert_refused(&d, bare, "no nonce").await;
     // Revoked.
     assert_eq!(agents::revoke(&d.store, "web1").await.unwrap(), 1);
-    assert_refused(&d, Req::get(path, &agent.id, &agent.key).signed(), "revoked").await;
+    assert_refused(
+        &d,
+        Req::get(path, &agent.id, &agent.key).signed(),
+        "revoked",
+    )
+    .await;
     // The other agent still works; health needs nothing.
-    assert_eq!(call(&d, Req::get(path, &other.id, &other.key).signed()).await.0, StatusCode::OK);
-    let (status, _, body) = call(&d, Request::get("/api/v1/health").body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        call(&d, Req::get(path, &other.id, &other.key).signed())
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (status, _, body) = call(
+        &d,
+        Request::get("/api/v1/health").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert!(String::from_utf8_lossy(&body).contains("\"status\":\"ok\""));
 }
@@ -142,7 +215,10 @@ async fn heartbeat_is_stored_in_the_agent_record() {
         agent_version: "0.1.0".into(),
         mode: Mode::Unreal,
         policy_version: 3,
-        services: vec![ServiceInfo { name: "mysql".into(), port: 3306 }],
+        services: vec![ServiceInfo {
+            name: "mysql".into(),
+            port: 3306,
+        }],
     };
     let path = "/api/v1/agents/heartbeat";
     let mut r = Req::get(path, &agent.id, &agent.key);
@@ -174,7 +250,11 @@ async fn next_message(body: &mut Body, pending: &mut String) -> SignedMessage {
             }
             continue;
         }
-        let frame = tokio::time::timeout(Duration::from_secs(5), body.frame()).await.expect("an event in time").unwrap().unwrap();
+        let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
+            .await
+            .expect("an event in time")
+            .unwrap()
+            .unwrap();
         if let Ok(data) = frame.into_data() {
             pending.push_str(std::str::from_utf8(&data).unwrap());
         }
@@ -196,15 +276,23 @@ async fn the_stream_pushes_a_new_version_within_a_second_of_the_detection() {
 
     let verify = |m: &SignedMessage| {
         assert_eq!(m.nonce, r.nonce);
-        Signed { first: signing::EVENT, path_and_query: path, timestamp: m.timestamp, nonce: &m.nonce, body: m.body.as_bytes() }
-            .verify(&agent.key, &m.signature, signing::now())
-            .expect("event signature");
+        Signed {
+            first: signing::EVENT,
+            path_and_query: path,
+            timestamp: m.timestamp,
+            nonce: &m.nonce,
+            body: m.body.as_bytes(),
+        }
+        .verify(&agent.key, &m.signature, signing::now())
+        .expect("event signature");
         serde_json::from_str::<Policy>(&m.body).unwrap()
     };
     let first = verify(&next_message(&mut body, &mut pending).await);
     assert!(first.attackers.is_empty());
 
-    let mut s = tokio::net::TcpStream::connect(d.syslog_tcp.unwrap()).await.unwrap();
+    let mut s = tokio::net::TcpStream::connect(d.syslog_tcp.unwrap())
+        .await
+        .unwrap();
     let line = rfc5424("redis", r#"1795641800.1 [0 203.0.113.77:40001] "FLUSHALL""#);
     let sent = Instant::now();
     s.write_all(format!("{line}\n").as_bytes()).await.unwrap();
@@ -218,14 +306,32 @@ async fn the_stream_pushes_a_new_version_within_a_second_of_the_detection() {
     // A tampered message does not verify.
     let mut forged = next_or_copy(&pushed, &r.nonce, &agent.key);
     forged.body = forged.body.replace("203.0.113.77", "203.0.113.78");
-    assert!(Signed { first: signing::EVENT, path_and_query: path, timestamp: forged.timestamp, nonce: &forged.nonce, body: forged.body.as_bytes() }
-        .verify(&agent.key, &forged.signature, signing::now())
-        .is_err());
+    assert!(Signed {
+        first: signing::EVENT,
+        path_and_query: path,
+        timestamp: forged.timestamp,
+        nonce: &forged.nonce,
+        body: forged.body.as_bytes()
+    }
+    .verify(&agent.key, &forged.signature, signing::now())
+    .is_err());
 }
 
 fn next_or_copy(policy: &Policy, nonce: &str, key: &str) -> SignedMessage {
     let body = serde_json::to_string(policy).unwrap();
     let timestamp = signing::now();
-    let signature = Signed { first: signing::EVENT, path_and_query: "/api/v1/policy/stream", timestamp, nonce, body: body.as_bytes() }.sign(key);
-    SignedMessage { timestamp, nonce: nonce.into(), signature, body }
+    let signature = Signed {
+        first: signing::EVENT,
+        path_and_query: "/api/v1/policy/stream",
+        timestamp,
+        nonce,
+        body: body.as_bytes(),
+    }
+    .sign(key);
+    SignedMessage {
+        timestamp,
+        nonce: nonce.into(),
+        signature,
+        body,
+    }
 }

@@ -9,10 +9,32 @@ const HEARTBEAT: &str = r#"{"host":"web1","agent_version":"0.1.0","mode":"unreal
 
 #[test]
 fn the_worked_example_is_what_the_code_computes() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/policy-api.md")).unwrap();
-    let get = Signed { first: "GET", path_and_query: "/api/v1/policy", timestamp: 1_764_104_400, nonce: NONCE, body: b"" };
-    let post = Signed { first: "POST", path_and_query: "/api/v1/agents/heartbeat", timestamp: 1_764_104_400, nonce: NONCE, body: HEARTBEAT.as_bytes() };
-    let answer = Signed { first: "RESPONSE", path_and_query: "/api/v1/agents/heartbeat", timestamp: 1_764_104_401, nonce: NONCE, body: br#"{"policy_version":0}"# };
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/policy-api.md"
+    ))
+    .unwrap();
+    let get = Signed {
+        first: "GET",
+        path_and_query: "/api/v1/policy",
+        timestamp: 1_764_104_400,
+        nonce: NONCE,
+        body: b"",
+    };
+    let post = Signed {
+        first: "POST",
+        path_and_query: "/api/v1/agents/heartbeat",
+        timestamp: 1_764_104_400,
+        nonce: NONCE,
+        body: HEARTBEAT.as_bytes(),
+    };
+    let answer = Signed {
+        first: "RESPONSE",
+        path_and_query: "/api/v1/agents/heartbeat",
+        timestamp: 1_764_104_401,
+        nonce: NONCE,
+        body: br#"{"policy_version":0}"#,
+    };
     let must_contain = [
         get.canonical(),
         get.sign(KEY),

@@ -25,10 +25,15 @@ async fn hostile_tcp_input_is_counted_and_nothing_breaks() {
 
     // A half-open peer: half a counted frame, then silence.
     let mut half = TcpStream::connect(addr).await.unwrap();
-    half.write_all(b"500 <13>1 - - x - - - never finished").await.unwrap();
+    half.write_all(b"500 <13>1 - - x - - - never finished")
+        .await
+        .unwrap();
 
     let mut s = TcpStream::connect(addr).await.unwrap();
-    let good = rfc5424("sshd", "Failed password for root from 203.0.113.5 port 1 ssh2");
+    let good = rfc5424(
+        "sshd",
+        "Failed password for root from 203.0.113.5 port 1 ssh2",
+    );
     let mut wire = Vec::new();
     wire.extend_from_slice(format!("{good}\n").as_bytes()); // newline framing
     wire.extend_from_slice(format!("{} {good}", good.len()).as_bytes()); // octet counting
@@ -43,23 +48,49 @@ async fn hostile_tcp_input_is_counted_and_nothing_breaks() {
     s.write_all(&wire).await.unwrap();
     s.shutdown().await.unwrap();
 
-    until(10, "every frame counted", async || d.stats.snapshot().received >= 8).await;
+    until(10, "every frame counted", async || {
+        d.stats.snapshot().received >= 8
+    })
+    .await;
     until(10, "the pipeline caught up", async || {
         let st = d.stats.snapshot();
         st.processed == st.accepted
     })
     .await;
     let st = d.stats.snapshot();
-    assert_eq!((st.received, st.accepted, st.oversized, st.garbage, st.dropped), (8, 4, 2, 2, 0), "{st:?}");
+    assert_eq!(
+        (
+            st.received,
+            st.accepted,
+            st.oversized,
+            st.garbage,
+            st.dropped
+        ),
+        (8, 4, 2, 2, 0),
+        "{st:?}"
+    );
     assert_eq!(st.observations, 3, "{st:?}");
 
     // The half-open peer is closed after the idle timeout; the server still serves.
     let mut buf = [0u8; 1];
-    let closed = tokio::time::timeout(Duration::from_secs(10), tokio::io::AsyncReadExt::read(&mut half, &mut buf)).await;
-    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "half-open peer not closed: {closed:?}");
+    let closed = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read(&mut half, &mut buf),
+    )
+    .await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "half-open peer not closed: {closed:?}"
+    );
     let mut again = TcpStream::connect(addr).await.unwrap();
-    again.write_all(format!("{good}\n").as_bytes()).await.unwrap();
-    until(10, "a new connection served", async || d.stats.snapshot().accepted == 5).await;
+    again
+        .write_all(format!("{good}\n").as_bytes())
+        .await
+        .unwrap();
+    until(10, "a new connection served", async || {
+        d.stats.snapshot().accepted == 5
+    })
+    .await;
     // The half-open peer's unfinished frame was never a message.
     assert_eq!(d.stats.snapshot().received, 9);
 }
@@ -70,16 +101,26 @@ async fn udp_datagrams_garbage_and_oversized() {
     let d = Detector::start(config(&redis)).await.unwrap();
     let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let to = d.syslog_udp.unwrap();
-    let good = rfc5424("vsftpd", r#"[pid 5] [root] FAIL LOGIN: Client "203.0.113.6""#);
+    let good = rfc5424(
+        "vsftpd",
+        r#"[pid 5] [root] FAIL LOGIN: Client "203.0.113.6""#,
+    );
     udp.send_to(good.as_bytes(), to).await.unwrap();
     udp.send_to(b"\xff\xff\xff", to).await.unwrap();
     udp.send_to(&[b'x'; 2000], to).await.unwrap();
     udp.send_to(b"", to).await.unwrap();
     udp.send_to(b"<13>", to).await.unwrap();
-    until(10, "datagrams counted", async || d.stats.snapshot().received == 5).await;
+    until(10, "datagrams counted", async || {
+        d.stats.snapshot().received == 5
+    })
+    .await;
     until(10, "pipeline", async || d.stats.snapshot().processed == 1).await;
     let st = d.stats.snapshot();
-    assert_eq!((st.accepted, st.oversized, st.garbage, st.observations), (1, 1, 3, 1), "{st:?}");
+    assert_eq!(
+        (st.accepted, st.oversized, st.garbage, st.observations),
+        (1, 1, 3, 1),
+        "{st:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,10 +132,19 @@ async fn udp_over_the_rate_limit_is_dropped_and_counted() {
     let d = Detector::start(config).await.unwrap();
     let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     for _ in 0..10 {
-        udp.send_to(rfc5424("x", "hello").as_bytes(), d.syslog_udp.unwrap()).await.unwrap();
+        udp.send_to(rfc5424("x", "hello").as_bytes(), d.syslog_udp.unwrap())
+            .await
+            .unwrap();
     }
-    until(10, "datagrams counted", async || d.stats.snapshot().received == 10).await;
+    until(10, "datagrams counted", async || {
+        d.stats.snapshot().received == 10
+    })
+    .await;
     let st = d.stats.snapshot();
     assert_eq!((st.accepted, st.dropped), (3, 7), "{st:?}");
-    assert_eq!(d.udp_kernel_drops(), Some(0), "the kernel's drops are read too");
+    assert_eq!(
+        d.udp_kernel_drops(),
+        Some(0),
+        "the kernel's drops are read too"
+    );
 }

@@ -28,11 +28,16 @@ enum Command {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
     runtime.block_on(async move {
-        let store = Store::connect(&args.redis).await.with_context(|| format!("connecting to {}", args.redis))?;
+        let store = Store::connect(&args.redis)
+            .await
+            .with_context(|| format!("connecting to {}", args.redis))?;
         match args.command {
             Command::Add { name } => {
                 let agent = agents::add(&store, &name).await?;
-                println!("{}", serde_json::json!({ "id": agent.id, "key": agent.key }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "id": agent.id, "key": agent.key })
+                );
             }
             Command::Revoke { name } => {
                 let n = agents::revoke(&store, &name).await?;

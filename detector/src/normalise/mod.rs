@@ -30,13 +30,25 @@ impl Normaliser {
     pub fn line(&mut self, origin: IpAddr, app: Option<&str>, msg: &str) -> Option<Observation> {
         match app.and_then(service_of_app) {
             Some(service) => self.by_service(service, origin, msg),
-            None => [Service::Ssh, Service::Ftp, Service::Rsync, Service::Redis, Service::Mongo, Service::Mysql]
-                .into_iter()
-                .find_map(|s| self.by_service(s, origin, msg)),
+            None => [
+                Service::Ssh,
+                Service::Ftp,
+                Service::Rsync,
+                Service::Redis,
+                Service::Mongo,
+                Service::Mysql,
+            ]
+            .into_iter()
+            .find_map(|s| self.by_service(s, origin, msg)),
         }
     }
 
-    pub fn by_service(&mut self, service: Service, origin: IpAddr, msg: &str) -> Option<Observation> {
+    pub fn by_service(
+        &mut self,
+        service: Service,
+        origin: IpAddr,
+        msg: &str,
+    ) -> Option<Observation> {
         match service {
             Service::Ftp => vsftpd::line(msg),
             Service::Ssh => sshd::line(msg),
@@ -72,5 +84,8 @@ pub(crate) fn parse_ip(text: &str) -> Option<IpAddr> {
         return Some(ip);
     }
     let (host, _port) = text.rsplit_once(':')?;
-    host.trim_start_matches('[').trim_end_matches(']').parse().ok()
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
 }

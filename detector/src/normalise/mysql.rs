@@ -18,7 +18,8 @@ const MAX_CONNECTIONS: usize = 100_000;
 static ENTRY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:\d{6}\s+\d{1,2}:\d{2}:\d{2})?\s*(\d+) (Connect|Query|Quit|Init DB|Execute|Prepare|Field List|Change user)\t?(.*)$").unwrap()
 });
-static DENIED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"Access denied for user '(.*)'@'([^']*)'").unwrap());
+static DENIED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"Access denied for user '(.*)'@'([^']*)'").unwrap());
 static CONNECT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(.*)@(\S+) on (\S*)").unwrap());
 
 #[derive(Debug, Default)]
@@ -36,7 +37,9 @@ impl Connections {
                 self.open.remove(&(origin, id));
             }
             self.last.remove(&origin);
-            return Some(Observation::new(Service::Mysql, Kind::LoginFailed, parse_ip(&c[2])?).user(&c[1]));
+            return Some(
+                Observation::new(Service::Mysql, Kind::LoginFailed, parse_ip(&c[2])?).user(&c[1]),
+            );
         }
         let Some(c) = ENTRY.captures(msg) else {
             return self.continuation(origin, msg);
@@ -62,7 +65,11 @@ impl Connections {
             _ => {
                 let (source, user) = self.open.get(&(origin, id))?.clone();
                 self.last.insert(origin, id);
-                Some(Observation::new(Service::Mysql, Kind::Query, source).user(user).detail(argument))
+                Some(
+                    Observation::new(Service::Mysql, Kind::Query, source)
+                        .user(user)
+                        .detail(argument),
+                )
             }
         }
     }
@@ -75,6 +82,10 @@ impl Connections {
         if text.is_empty() {
             return None;
         }
-        Some(Observation::new(Service::Mysql, Kind::Query, *source).user(user.clone()).detail(text))
+        Some(
+            Observation::new(Service::Mysql, Kind::Query, *source)
+                .user(user.clone())
+                .detail(text),
+        )
     }
 }

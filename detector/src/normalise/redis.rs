@@ -23,7 +23,11 @@ pub fn line(msg: &str) -> Option<Observation> {
     let source = parse_ip(address)?;
     let args = unquote_all(args)?;
     let command = args.first()?.to_ascii_lowercase();
-    let kind = if command == "auth" { Kind::Auth } else { Kind::Command };
+    let kind = if command == "auth" {
+        Kind::Auth
+    } else {
+        Kind::Command
+    };
     let mut detail = command;
     for arg in &args[1..] {
         if detail.len() >= MAX_DETAIL {
@@ -33,7 +37,10 @@ pub fn line(msg: &str) -> Option<Observation> {
         detail.push_str(arg);
     }
     if detail.len() > MAX_DETAIL {
-        let cut = (0..=MAX_DETAIL).rev().find(|&i| detail.is_char_boundary(i)).unwrap_or(0);
+        let cut = (0..=MAX_DETAIL)
+            .rev()
+            .find(|&i| detail.is_char_boundary(i))
+            .unwrap_or(0);
         detail.truncate(cut);
     }
     Some(Observation::new(Service::Redis, kind, source).detail(detail))

@@ -35,7 +35,11 @@ fn login(rest: &str, kind: Kind) -> Option<Observation> {
     }
     let rest = rest.strip_prefix("invalid user ").unwrap_or(rest);
     let (user, source) = user_and_source(rest)?;
-    Some(Observation::new(Service::Ssh, kind, source).user(user).detail(method))
+    Some(
+        Observation::new(Service::Ssh, kind, source)
+            .user(user)
+            .detail(method),
+    )
 }
 
 /// `USER from ADDRESS port N...`, USER possibly holding ` from `.

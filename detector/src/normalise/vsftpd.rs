@@ -57,5 +57,9 @@ fn xferlog(msg: &str) -> Option<Observation> {
     };
     let source = parse_ip(fields[6])?;
     let file = fields[8..fields.len() - 9].join(" ");
-    Some(Observation::new(Service::Ftp, kind, source).user(user).detail(file))
+    Some(
+        Observation::new(Service::Ftp, kind, source)
+            .user(user)
+            .detail(file),
+    )
 }

@@ -43,7 +43,10 @@ const MAX_COUNT_DIGITS: usize = 9;
 
 impl SyslogCodec {
     pub fn new(max_len: usize) -> SyslogCodec {
-        SyslogCodec { max_len, state: State::Start }
+        SyslogCodec {
+            max_len,
+            state: State::Start,
+        }
     }
 }
 
@@ -106,9 +109,15 @@ impl Decoder for SyslogCodec {
                     while matches!(buf.first(), Some(b'\r' | b'\n' | b'\0')) {
                         buf.advance(1);
                     }
-                    let Some(&first) = buf.first() else { return Ok(None) };
+                    let Some(&first) = buf.first() else {
+                        return Ok(None);
+                    };
                     if first.is_ascii_digit() {
-                        let digits = buf.iter().take(MAX_COUNT_DIGITS + 1).take_while(|b| b.is_ascii_digit()).count();
+                        let digits = buf
+                            .iter()
+                            .take(MAX_COUNT_DIGITS + 1)
+                            .take_while(|b| b.is_ascii_digit())
+                            .count();
                         if digits == buf.len() && digits <= MAX_COUNT_DIGITS {
                             return Ok(None); // the count is not complete yet
                         }
@@ -127,9 +136,16 @@ impl Decoder for SyslogCodec {
                                 }
                             };
                         }
-                        let n: usize = std::str::from_utf8(&buf[..digits]).ok().and_then(|s| s.parse().ok()).unwrap_or(usize::MAX);
+                        let n: usize = std::str::from_utf8(&buf[..digits])
+                            .ok()
+                            .and_then(|s| s.parse().ok())
+                            .unwrap_or(usize::MAX);
                         buf.advance(digits + 1);
-                        self.state = if n > self.max_len { State::SkipCount(n) } else { State::Counted(n) };
+                        self.state = if n > self.max_len {
+                            State::SkipCount(n)
+                        } else {
+                            State::Counted(n)
+                        };
                         continue;
                     }
                     match memchr_nl(buf) {
@@ -212,7 +228,13 @@ mod tests {
         for chunk in 1..input.len() {
             assert_eq!(
                 frames(input, 100, chunk),
-                vec![msg("<13>a"), msg("<13>b"), msg("<13>c"), msg("<13>d\ne\nf"), msg("<13>last")],
+                vec![
+                    msg("<13>a"),
+                    msg("<13>b"),
+                    msg("<13>c"),
+                    msg("<13>d\ne\nf"),
+                    msg("<13>last")
+                ],
                 "chunk {chunk}"
             );
         }
@@ -225,7 +247,13 @@ mod tests {
         for chunk in [1, 7, 1000] {
             assert_eq!(
                 frames(input.as_bytes(), 20, chunk),
-                vec![Frame::Oversized, msg("<13>ok"), Frame::Oversized, msg("<13>ok2"), Frame::Oversized]
+                vec![
+                    Frame::Oversized,
+                    msg("<13>ok"),
+                    Frame::Oversized,
+                    msg("<13>ok2"),
+                    Frame::Oversized
+                ]
             );
         }
     }
@@ -235,7 +263,12 @@ mod tests {
         let input = b"12x34\n9999999999999 y\n<13>ok\n99 cut";
         assert_eq!(
             frames(input, 100, 3),
-            vec![Frame::Garbage, Frame::Garbage, msg("<13>ok"), Frame::Garbage]
+            vec![
+                Frame::Garbage,
+                Frame::Garbage,
+                msg("<13>ok"),
+                Frame::Garbage
+            ]
         );
     }
 }

@@ -82,7 +82,11 @@ async fn serve_tcp(
     limiter: Arc<RateLimiter>,
     out: mpsc::Sender<LogLine>,
 ) {
-    let mut frames = FramedRead::with_capacity(socket, SyslogCodec::new(limits.max_message_bytes), 64 * 1024);
+    let mut frames = FramedRead::with_capacity(
+        socket,
+        SyslogCodec::new(limits.max_message_bytes),
+        64 * 1024,
+    );
     loop {
         let frame = match tokio::time::timeout(limits.tcp_idle_timeout, frames.next()).await {
             Err(_) => {

@@ -67,7 +67,8 @@ pub fn parse(peer: IpAddr, frame: &[u8]) -> Result<LogLine, Garbage> {
 fn after_priority(text: &str) -> Option<&str> {
     let rest = text.strip_prefix('<')?;
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    ((1..=3).contains(&digits) && rest.as_bytes().get(digits) == Some(&b'>')).then(|| &rest[digits + 1..])
+    ((1..=3).contains(&digits) && rest.as_bytes().get(digits) == Some(&b'>'))
+        .then(|| &rest[digits + 1..])
 }
 
 /// What the receiver saw. `received = accepted + dropped + oversized + garbage`
@@ -121,6 +122,34 @@ impl Stats {
     }
 }
 
+/// Datagrams the kernel dropped on the UDP socket bound to `port` (its
+/// receive buffer was full before the detector read them), from the `drops`
+/// column of `/proc/net/udp` and `/proc/net/udp6`. None where there is no
+/// such file (not Linux) or no such socket.
+pub fn kernel_udp_drops(port: u16) -> Option<u64> {
+    let port_hex = format!(":{port:04X}");
+    let mut found = None;
+    for file in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields
+                .get(1)
+                .is_some_and(|local| local.ends_with(&port_hex))
+            {
+                let drops = fields
+                    .last()
+                    .and_then(|d| d.parse::<u64>().ok())
+                    .unwrap_or(0);
+                found = Some(found.unwrap_or(0) + drops);
+            }
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,7 +162,11 @@ mod tests {
         assert_eq!(l.app.as_deref(), Some("sshd"));
         assert_eq!(l.hostname.as_deref(), Some("web1"));
         assert!(l.msg.starts_with("Failed password"), "{l:?}");
-        let l = parse(PEER, b"<38>Nov 25 21:00:00 web1 sshd[123]: Invalid user bob from 203.0.113.9 port 4000").unwrap();
+        let l = parse(
+            PEER,
+            b"<38>Nov 25 21:00:00 web1 sshd[123]: Invalid user bob from 203.0.113.9 port 4000",
+        )
+        .unwrap();
         assert_eq!(l.app.as_deref(), Some("sshd"));
         assert_eq!(l.msg, "Invalid user bob from 203.0.113.9 port 4000");
     }
@@ -149,24 +182,4 @@ mod tests {
             let _ = parse(PEER, bytes);
         }
     }
-}
-
-/// Datagrams the kernel dropped on the UDP socket bound to `port` (its
-/// receive buffer was full before the detector read them), from the `drops`
-/// column of `/proc/net/udp` and `/proc/net/udp6`. None where there is no
-/// such file (not Linux) or no such socket.
-pub fn kernel_udp_drops(port: u16) -> Option<u64> {
-    let port_hex = format!(":{port:04X}");
-    let mut found = None;
-    for file in ["/proc/net/udp", "/proc/net/udp6"] {
-        let Ok(text) = std::fs::read_to_string(file) else { continue };
-        for line in text.lines().skip(1) {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            if fields.get(1).is_some_and(|local| local.ends_with(&port_hex)) {
-                let drops = fields.last().and_then(|d| d.parse::<u64>().ok()).unwrap_or(0);
-                found = Some(found.unwrap_or(0) + drops);
-            }
-        }
-    }
-    found
 }

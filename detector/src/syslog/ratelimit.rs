@@ -48,15 +48,22 @@ impl RateLimiter {
                 buckets.clear();
             }
         }
-        let bucket = buckets.entry(source).or_insert(Bucket { tokens: self.burst, at: now });
-        bucket.tokens = (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * self.per_second).min(self.burst);
+        let bucket = buckets.entry(source).or_insert(Bucket {
+            tokens: self.burst,
+            at: now,
+        });
+        bucket.tokens = (bucket.tokens
+            + now.duration_since(bucket.at).as_secs_f64() * self.per_second)
+            .min(self.burst);
         bucket.at = now;
         let want = n as f64;
         if bucket.tokens >= want {
             bucket.tokens -= want;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((want - bucket.tokens) / self.per_second))
+            Err(Duration::from_secs_f64(
+                (want - bucket.tokens) / self.per_second,
+            ))
         }
     }
 }

@@ -30,11 +30,20 @@ impl Redis {
             .unwrap_or_else(|e| panic!("redis-server must be installed (Debian package redis-server; scripts/deps.sh): {e}"));
         let deadline = Instant::now() + Duration::from_secs(10);
         while !socket.exists() {
-            assert!(Instant::now() < deadline, "redis-server did not create {}", socket.display());
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not create {}",
+                socket.display()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         let url = format!("redis+unix://{}", socket.display());
-        Redis { child, url, socket, _dir: dir }
+        Redis {
+            child,
+            url,
+            socket,
+            _dir: dir,
+        }
     }
 }
 
