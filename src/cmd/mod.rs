@@ -1,5 +1,7 @@
+pub mod agents;
 pub mod capture;
 pub mod data;
+pub mod detector;
 pub mod dissect;
 pub mod export;
 pub mod ingest;

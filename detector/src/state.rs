@@ -1,0 +1,355 @@
+//! The detector's state in Redis (key names in [`model::state`], plus the
+//! detector's own below). Every change that touches more than one key is one
+//! Lua script, so any number of detector instances on one Redis agree: the
+//! script that crosses a threshold flags, bumps the version and publishes,
+//! and any other instance's script then sees the attacker already flagged.
+//! Time is Redis' own clock (`TIME`), so instances need not agree on it.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use model::policy::{Attacker, Mode, Policy, Sandbox, Whitelist};
+use model::state as keys;
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, Script};
+use serde::{Deserialize, Serialize};
+
+use crate::observation::Observation;
+use crate::rules::Rule;
+use crate::Result;
+
+/// String: JSON of [`Settings`], the part of the policy the detector's
+/// configuration gives (mode and whitelist).
+pub const SETTINGS: &str = "kyoka:policy:settings";
+/// Detections kept in the stream (approximately).
+pub const DETECTIONS_MAX: u64 = 100_000;
+
+/// Counter per rule and source.
+pub fn counter(rule: &str, source: IpAddr) -> String {
+    format!("kyoka:count:{rule}:{source}")
+}
+
+/// A nonce seen from an agent.
+pub fn nonce(agent: &str, nonce: &str) -> String {
+    format!("kyoka:nonce:{agent}:{nonce}")
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub mode: Mode,
+    pub whitelist: Whitelist,
+}
+
+/// One observation counting towards one rule.
+#[derive(Clone, Debug)]
+pub struct Hit<'a> {
+    pub rule: &'a Rule,
+    pub observation: &'a Observation,
+}
+
+/// Counts, and flags when the threshold is crossed. Returns the new policy
+/// version when this call flagged, 0 otherwise.
+const HIT: &str = r#"
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if n < tonumber(ARGV[2]) then return 0 end
+local now = tonumber(redis.call('TIME')[1])
+local current = redis.call('ZSCORE', KEYS[2], ARGV[4])
+if current and tonumber(current) > now then return 0 end
+local expires = now + tonumber(ARGV[3])
+redis.call('DEL', KEYS[1])
+redis.call('ZADD', KEYS[2], expires, ARGV[4])
+redis.call('HSET', KEYS[3], 'reason', ARGV[5], 'since', now, 'expires', expires)
+redis.call('EXPIREAT', KEYS[3], expires)
+local v = redis.call('INCR', KEYS[4])
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], '*', 'address', ARGV[4], 'rule', ARGV[5],
+  'since', now, 'expires', expires, 'version', v, 'observation', ARGV[6])
+redis.call('PUBLISH', ARGV[7], v)
+return v
+"#;
+
+/// Drops attackers whose time is up; one version for all of them.
+const EXPIRE: &str = r#"
+local now = tonumber(redis.call('TIME')[1])
+local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+if #gone == 0 then return 0 end
+for _, a in ipairs(gone) do
+  redis.call('ZREM', KEYS[1], a)
+  redis.call('DEL', ARGV[2] .. a)
+end
+local v = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', ARGV[1], v)
+return v
+"#;
+
+/// Writes the settings; a new version only when they changed.
+const SETTINGS_SCRIPT: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+local v = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', ARGV[2], v)
+return v
+"#;
+
+/// Everything the policy is made of, read at one instant:
+/// version, settings, default sandbox, then per live attacker
+/// address, expires, reason, since, sandbox.
+const READ_POLICY: &str = r#"
+local now = tonumber(redis.call('TIME')[1])
+local out = {redis.call('GET', KEYS[1]) or '0', redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or ''}
+local live = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. now, '+inf', 'WITHSCORES')
+for i = 1, #live, 2 do
+  local a = live[i]
+  local h = redis.call('HMGET', ARGV[1] .. a, 'reason', 'since')
+  out[#out + 1] = a
+  out[#out + 1] = live[i + 1]
+  out[#out + 1] = h[1] or 'unknown'
+  out[#out + 1] = h[2] or '0'
+  out[#out + 1] = redis.call('GET', ARGV[2] .. a) or ''
+end
+return out
+"#;
+
+/// Compare-and-set of one hash field.
+const CAS_FIELD: &str = r#"
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+  return 1
+end
+return 0
+"#;
+
+/// A handle on the shared state. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    conn: ConnectionManager,
+    hit: Script,
+    expire: Script,
+    settings: Script,
+    read_policy: Script,
+    cas_field: Script,
+}
+
+impl Store {
+    pub async fn connect(url: &str) -> Result<Store> {
+        let client = redis::Client::open(url)?;
+        let conn = client.get_connection_manager().await?;
+        Ok(Store::with_connection(conn))
+    }
+
+    pub fn with_connection(conn: ConnectionManager) -> Store {
+        Store {
+            conn,
+            hit: Script::new(HIT),
+            expire: Script::new(EXPIRE),
+            settings: Script::new(SETTINGS_SCRIPT),
+            read_policy: Script::new(READ_POLICY),
+            cas_field: Script::new(CAS_FIELD),
+        }
+    }
+
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// Counts every hit in one round trip. Returns the policy versions this
+    /// call created (one per newly flagged attacker).
+    pub async fn record(&self, hits: &[Hit<'_>]) -> Result<Vec<u64>> {
+        if hits.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Make sure the script is loaded; EVALSHA in the pipeline then never
+        // sees NOSCRIPT unless Redis restarted in between (the retry loads).
+        let mut conn = self.conn.clone();
+        for attempt in 0..2 {
+            let mut pipe = redis::pipe();
+            for hit in hits {
+                let o = hit.observation;
+                pipe.cmd("EVALSHA")
+                    .arg(self.hit.get_hash())
+                    .arg(5)
+                    .arg(counter(&hit.rule.name, o.source))
+                    .arg(keys::ATTACKERS)
+                    .arg(keys::attacker(o.source))
+                    .arg(keys::POLICY_VERSION)
+                    .arg(keys::DETECTIONS)
+                    .arg(hit.rule.window_seconds)
+                    .arg(hit.rule.threshold)
+                    .arg(hit.rule.flag_seconds)
+                    .arg(o.source.to_string())
+                    .arg(&hit.rule.name)
+                    .arg(serde_json::to_string(o)?)
+                    .arg(keys::POLICY_CHANGED)
+                    .arg(DETECTIONS_MAX);
+            }
+            match pipe.query_async::<Vec<u64>>(&mut conn).await {
+                Ok(versions) => return Ok(versions.into_iter().filter(|v| *v > 0).collect()),
+                Err(e)
+                    if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+                        && attempt == 0 =>
+                {
+                    self.hit.load_async(&mut conn).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        unreachable!("the second attempt returns")
+    }
+
+    /// Removes expired attackers; the new version if any went.
+    pub async fn expire_attackers(&self) -> Result<u64> {
+        let mut conn = self.conn.clone();
+        Ok(self
+            .expire
+            .key(keys::ATTACKERS)
+            .key(keys::POLICY_VERSION)
+            .arg(keys::POLICY_CHANGED)
+            .arg("kyoka:attacker:")
+            .invoke_async(&mut conn)
+            .await?)
+    }
+
+    /// Publishes mode and whitelist; the new version if they changed.
+    pub async fn publish_settings(&self, settings: &Settings) -> Result<u64> {
+        let mut conn = self.conn.clone();
+        Ok(self
+            .settings
+            .key(SETTINGS)
+            .key(keys::POLICY_VERSION)
+            .arg(serde_json::to_string(settings)?)
+            .arg(keys::POLICY_CHANGED)
+            .invoke_async(&mut conn)
+            .await?)
+    }
+
+    /// The policy agents get, as it is now.
+    pub async fn policy(&self) -> Result<Policy> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<String> = self
+            .read_policy
+            .key(keys::POLICY_VERSION)
+            .key(SETTINGS)
+            .key(keys::DEFAULT_SANDBOX)
+            .key(keys::ATTACKERS)
+            .arg("kyoka:attacker:")
+            .arg("kyoka:sandbox:")
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(policy_from_raw(&raw))
+    }
+
+    /// Current policy version (0 before any change).
+    pub async fn version(&self) -> Result<u64> {
+        let mut conn = self.conn.clone();
+        Ok(conn
+            .get::<_, Option<u64>>(keys::POLICY_VERSION)
+            .await?
+            .unwrap_or(0))
+    }
+
+    /// Remembers a nonce; false when it was seen before.
+    pub async fn fresh_nonce(&self, agent: &str, value: &str) -> Result<bool> {
+        let mut conn = self.conn.clone();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(nonce(agent, value))
+            .arg(1)
+            .arg("NX")
+            .arg("EX")
+            .arg(model::signing::NONCE_MEMORY_SECONDS)
+            .query_async(&mut conn)
+            .await?;
+        Ok(set.is_some())
+    }
+
+    /// Sets `field` of hash `key` to `new` if it still holds `old`.
+    pub async fn compare_and_set(
+        &self,
+        key: &str,
+        field: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<bool> {
+        let mut conn = self.conn.clone();
+        let done: i64 = self
+            .cas_field
+            .key(key)
+            .arg(field)
+            .arg(old)
+            .arg(new)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(done == 1)
+    }
+
+    /// The most recent detections, newest last.
+    pub async fn detections(&self, count: usize) -> Result<Vec<Detection>> {
+        let mut conn = self.conn.clone();
+        let reply: redis::streams::StreamRangeReply = conn
+            .xrevrange_count(keys::DETECTIONS, "+", "-", count)
+            .await?;
+        let mut out: Vec<Detection> = reply
+            .ids
+            .into_iter()
+            .map(|entry| {
+                let field = |name: &str| entry.get::<String>(name).unwrap_or_default();
+                Detection {
+                    id: entry.id.clone(),
+                    address: field("address"),
+                    rule: field("rule"),
+                    since: field("since").parse().unwrap_or(0),
+                    expires: field("expires").parse().unwrap_or(0),
+                    version: field("version").parse().unwrap_or(0),
+                    observation: serde_json::from_str(&field("observation")).ok(),
+                }
+            })
+            .collect();
+        out.reverse();
+        Ok(out)
+    }
+}
+
+/// One entry of [`model::state::DETECTIONS`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Detection {
+    /// The stream entry id.
+    pub id: String,
+    pub address: String,
+    pub rule: String,
+    pub since: i64,
+    pub expires: i64,
+    pub version: u64,
+    pub observation: Option<Observation>,
+}
+
+fn policy_from_raw(raw: &[String]) -> Policy {
+    let get = |i: usize| raw.get(i).map(String::as_str).unwrap_or("");
+    let settings: Option<Settings> = serde_json::from_str(get(1)).ok();
+    let (mode, whitelist) = settings
+        .map(|s| (s.mode, s.whitelist))
+        .unwrap_or((Mode::Unreal, Whitelist::default()));
+    let sandbox = |text: &str| -> Option<Sandbox> { serde_json::from_str(text).ok() };
+    let mut attackers = Vec::new();
+    let mut seen = HashMap::new();
+    for chunk in raw.get(3..).unwrap_or(&[]).chunks_exact(5) {
+        let Ok(address) = chunk[0].parse::<IpAddr>() else {
+            continue;
+        };
+        if seen.insert(address, ()).is_some() {
+            continue;
+        }
+        attackers.push(Attacker {
+            address,
+            reason: chunk[2].clone(),
+            since: chunk[3].parse().unwrap_or(0),
+            expires: chunk[1].parse::<f64>().map(|f| f as i64).unwrap_or(0),
+            sandbox: sandbox(&chunk[4]),
+        });
+    }
+    Policy {
+        version: get(0).parse().unwrap_or(0),
+        mode,
+        whitelist,
+        attackers,
+        default_sandbox: sandbox(get(2)),
+    }
+}

@@ -1,0 +1,69 @@
+//! A real Redis per test, on a Unix socket in its own folder (no ports to
+//! collide with other tests), and small helpers to speak syslog.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Redis {
+    child: Child,
+    pub url: String,
+    pub socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Redis {
+    /// Starts `redis-server`; panics (a test failure, not a skip) without it.
+    pub fn start() -> Redis {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = dir.path().join("redis.sock");
+        let child = Command::new("redis-server")
+            .args(["--port", "0", "--save", "", "--appendonly", "no", "--unixsocketperm", "700"])
+            .arg("--unixsocket")
+            .arg(&socket)
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("redis-server must be installed (Debian package redis-server; scripts/deps.sh): {e}"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not create {}",
+                socket.display()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let url = format!("redis+unix://{}", socket.display());
+        Redis {
+            child,
+            url,
+            socket,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An RFC 5424 line from `app`.
+pub fn rfc5424(app: &str, msg: &str) -> String {
+    format!("<38>1 2026-11-25T21:00:00.000Z prod1 {app} 100 - - {msg}")
+}
+
+/// Waits until `cond` holds or panics after `secs`.
+pub async fn until(secs: u64, what: &str, mut cond: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

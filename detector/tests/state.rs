@@ -1,0 +1,199 @@
+//! Detections in a real Redis: thresholds, whitelist, the policy, the
+//! detections stream, expiry, and two detector instances sharing one Redis.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use common::{rfc5424, until, Redis};
+use detector::{Config, Detector};
+use model::policy::{Mode, Whitelist};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+async fn send(d: &Detector, lines: &[String]) {
+    let mut s = TcpStream::connect(d.syslog_tcp.unwrap()).await.unwrap();
+    let mut wire = String::new();
+    for l in lines {
+        wire.push_str(l);
+        wire.push('\n');
+    }
+    s.write_all(wire.as_bytes()).await.unwrap();
+    s.shutdown().await.unwrap();
+}
+
+async fn settle(d: &Detector, total: u64) {
+    until(20, "lines processed", async || {
+        d.stats.snapshot().processed >= total
+    })
+    .await;
+}
+
+fn ssh_fail(ip: &str) -> String {
+    rfc5424(
+        "sshd",
+        &format!("Failed password for root from {ip} port 4242 ssh2"),
+    )
+}
+
+async fn attackers(d: &Detector) -> BTreeSet<(IpAddr, String)> {
+    d.store
+        .policy()
+        .await
+        .unwrap()
+        .attackers
+        .into_iter()
+        .map(|a| (a.address, a.reason))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threshold_flags_once_with_reason_and_expiry_and_whitelist_is_never_flagged() {
+    let redis = Redis::start();
+    let mut config = Config::new(&redis.url);
+    config.whitelist = Whitelist {
+        addresses: vec!["198.51.100.0/24".into()],
+        ports: vec![22],
+    };
+    let d = Detector::start(config).await.unwrap();
+    let v0 = d.store.version().await.unwrap();
+    assert!(v0 >= 1, "settings publish a version");
+
+    let mut lines: Vec<String> = (0..4).map(|_| ssh_fail("203.0.113.10")).collect();
+    lines.extend((0..10).map(|_| ssh_fail("198.51.100.7")));
+    send(&d, &lines).await;
+    settle(&d, 14).await;
+    assert!(
+        attackers(&d).await.is_empty(),
+        "4 failures are below the threshold of 5"
+    );
+
+    send(&d, &[ssh_fail("203.0.113.10"), ssh_fail("203.0.113.10")]).await;
+    settle(&d, 16).await;
+    let policy = d.store.policy().await.unwrap();
+    assert_eq!(policy.version, v0 + 1, "one flag, one version: {policy:?}");
+    assert_eq!(policy.mode, Mode::Unreal);
+    assert_eq!(policy.whitelist.ports, [22]);
+    let a = &policy.attackers[..];
+    assert_eq!(a.len(), 1);
+    assert_eq!(
+        (a[0].address.to_string().as_str(), a[0].reason.as_str()),
+        ("203.0.113.10", "ssh.brute_force")
+    );
+    assert_eq!(a[0].expires - a[0].since, 3600);
+
+    let detections = d.store.detections(10).await.unwrap();
+    assert_eq!(detections.len(), 1);
+    assert_eq!(detections[0].rule, "ssh.brute_force");
+    assert_eq!(detections[0].version, v0 + 1);
+    assert_eq!(
+        detections[0].observation.as_ref().unwrap().user.as_deref(),
+        Some("root")
+    );
+
+    // A dangerous statement flags at once; the sandbox written by the orchestrator joins the policy.
+    let mysql = [
+        rfc5424(
+            "mysqld",
+            "\t\t    7 Connect\tapp@203.0.113.11 on  using TCP/IP",
+        ),
+        rfc5424("mysqld", "\t\t    7 Query\tSELECT LOAD_FILE('/etc/shadow')"),
+    ];
+    send(&d, &mysql).await;
+    settle(&d, 18).await;
+    let mut conn = d.store.connection();
+    let sandbox =
+        r#"{"id":"sb-9","endpoints":[{"service":"mysql","address":"172.30.0.9","port":3306}]}"#;
+    let _: () = redis::cmd("SET")
+        .arg(model::state::sandbox_of("203.0.113.11".parse().unwrap()))
+        .arg(sandbox)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let policy = d.store.policy().await.unwrap();
+    let flagged = policy
+        .attackers
+        .iter()
+        .find(|a| a.address.to_string() == "203.0.113.11")
+        .unwrap();
+    assert_eq!(flagged.reason, "mysql.dangerous_sql");
+    assert_eq!(flagged.sandbox.as_ref().unwrap().id, "sb-9");
+
+    // Expiry: an attacker whose time is up leaves the policy with a new version.
+    let _: () = redis::cmd("ZADD")
+        .arg(model::state::ATTACKERS)
+        .arg(1)
+        .arg("203.0.113.10")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let before = d.store.version().await.unwrap();
+    until(5, "sweeper", async || {
+        d.store.version().await.unwrap() > before
+    })
+    .await;
+    assert_eq!(
+        attackers(&d)
+            .await
+            .into_iter()
+            .map(|a| a.0.to_string())
+            .collect::<Vec<_>>(),
+        ["203.0.113.11"]
+    );
+}
+
+/// Many sources, some below and some above the threshold, with lines split
+/// between two detectors as a load balancer would.
+fn workload() -> Vec<String> {
+    let mut lines = Vec::new();
+    for round in 0..6 {
+        for i in 0..60u32 {
+            let ip = format!("203.0.113.{i}");
+            // Sources 0..20 fail 6 times (flagged), 20..40 four times (not), 40..60 ftp 6 times (flagged).
+            match i {
+                0..20 => lines.push(ssh_fail(&ip)),
+                20..40 if round < 4 => lines.push(ssh_fail(&ip)),
+                40..60 => lines.push(rfc5424(
+                    "vsftpd",
+                    &format!(r#"[pid 1] [u] FAIL LOGIN: Client "{ip}""#),
+                )),
+                _ => {}
+            }
+        }
+    }
+    lines
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_detectors_on_one_redis_give_the_attacker_list_one_gives() {
+    let lines = workload();
+
+    let one_redis = Redis::start();
+    let one = Detector::start(Config::new(&one_redis.url)).await.unwrap();
+    send(&one, &lines).await;
+    settle(&one, lines.len() as u64).await;
+    let expected = attackers(&one).await;
+    assert_eq!(expected.len(), 40, "{expected:?}");
+    let one_version = one.store.version().await.unwrap();
+
+    let two_redis = Redis::start();
+    let a = Detector::start(Config::new(&two_redis.url)).await.unwrap();
+    let b = Detector::start(Config::new(&two_redis.url)).await.unwrap();
+    let (even, odd): (Vec<_>, Vec<_>) = lines
+        .iter()
+        .cloned()
+        .enumerate()
+        .partition(|(i, _)| i % 2 == 0);
+    let even: Vec<String> = even.into_iter().map(|x| x.1).collect();
+    let odd: Vec<String> = odd.into_iter().map(|x| x.1).collect();
+    tokio::join!(send(&a, &even), send(&b, &odd));
+    settle(&a, even.len() as u64).await;
+    settle(&b, odd.len() as u64).await;
+    assert_eq!(attackers(&a).await, expected);
+    assert_eq!(attackers(&b).await, expected);
+    // Same number of versions: each attacker flagged exactly once (the second
+    // detector's settings are the same, so they add no version).
+    assert_eq!(a.store.version().await.unwrap(), one_version);
+    assert_eq!(a.store.detections(1000).await.unwrap().len(), 40);
+}
