@@ -1,0 +1,12 @@
+//! kyoka-agent: runs on a production host. Ships the services' logs to the
+//! detector, follows the detector's signed policy and enforces it with the
+//! agent's own nftables table. See `docs/agent.md`.
+
+pub mod config;
+pub mod enforce;
+pub mod error;
+pub mod nft;
+pub mod plan;
+pub mod store;
+
+pub use error::{Error, Result};

@@ -1,0 +1,153 @@
+//! The four modes enforced for real: nftables in a production namespace
+//! between an attacker, a good client and a sandbox, with redis-server and
+//! small banner services on both production and sandbox.
+
+mod common;
+
+use agent::enforce::Enforcer;
+use common::*;
+use model::policy::{Attacker, Endpoint, Mode, Policy, Sandbox, ServiceInfo, Whitelist};
+
+fn services() -> Vec<ServiceInfo> {
+    [("ftp", 21), ("ssh", 22), ("redis", 6379)]
+        .into_iter()
+        .map(|(n, p)| ServiceInfo { name: n.into(), port: p })
+        .collect()
+}
+
+fn sandbox() -> Sandbox {
+    Sandbox {
+        id: "sb-1".into(),
+        endpoints: services()
+            .into_iter()
+            .map(|s| Endpoint { service: s.name, address: SANDBOX.parse().unwrap(), port: s.port })
+            .collect(),
+    }
+}
+
+fn policy(version: u64, mode: Mode, attackers: &[&str], whitelist: &[&str]) -> Policy {
+    let now = model::signing::now();
+    Policy {
+        version,
+        mode,
+        whitelist: Whitelist { addresses: whitelist.iter().map(|s| s.to_string()).collect(), ports: vec![22] },
+        attackers: attackers
+            .iter()
+            .map(|a| Attacker {
+                address: a.parse().unwrap(),
+                reason: "test".into(),
+                since: now,
+                expires: now + 600,
+                sandbox: (mode != Mode::Honeypot).then(sandbox),
+            })
+            .collect(),
+        default_sandbox: Some(sandbox()),
+    }
+}
+
+/// Production and sandbox services, and the attacker's own (for `back`).
+fn lab() -> Lab {
+    let mut lab = Lab::new();
+    let (prod, sb, att) = (lab.prod.clone(), lab.sandbox.clone(), lab.attacker.clone());
+    banner_server(&prod, 21, "production-ftp");
+    banner_server(&prod, 22, "production-ssh");
+    banner_server(&sb, 21, "sandbox-ftp");
+    banner_server(&sb, 22, "sandbox-ssh");
+    banner_server(&att, 21, "attacker-ftp");
+    start_redis(&mut lab, &prod, "production");
+    start_redis(&mut lab, &sb, "sandbox");
+    lab
+}
+
+fn enforcer(lab: &Lab, mode: Mode) -> Enforcer {
+    let mut e = Enforcer::new("kyoka", mode, "nft".into(), "conntrack".into(), services());
+    let ns = lab.prod.clone();
+    in_ns(&ns, move || {
+        e.start_empty().expect("empty table");
+        e
+    })
+}
+
+fn apply(lab: &Lab, e: Enforcer, policy: Policy) -> Enforcer {
+    in_ns(&lab.prod.clone(), move || {
+        let mut e = e;
+        e.apply(&policy).expect("apply policy");
+        e
+    })
+}
+
+fn remove(lab: &Lab, e: Enforcer) {
+    in_ns(&lab.prod.clone(), move || {
+        let mut e = e;
+        e.remove().expect("remove table");
+    });
+    assert!(!lab.nft_list().contains("kyoka"), "table left behind:\n{}", lab.nft_list());
+}
+
+#[test]
+fn unreal_sends_only_the_attackers_new_connections_to_the_sandbox() {
+    let lab = lab();
+    let e = enforcer(&lab, Mode::Unreal);
+    let mut open = connect(&lab.attacker, PROD_ATT, 21).unwrap();
+    assert_eq!(open.line().unwrap(), "220 production-ftp");
+    let e = apply(&lab, e, policy(1, Mode::Unreal, &[ATTACKER], &[]));
+
+    assert_eq!(banner(&lab.attacker, PROD_ATT, 21).unwrap(), "220 sandbox-ftp");
+    assert_eq!(redis_who(&lab.attacker, PROD_ATT).unwrap(), "sandbox");
+    assert_eq!(banner(&lab.attacker, PROD_ATT, 22).unwrap(), "220 production-ssh", "whitelisted port");
+    assert_eq!(banner(&lab.good, PROD_GOOD, 21).unwrap(), "220 production-ftp");
+    assert_eq!(redis_who(&lab.good, PROD_GOOD).unwrap(), "production");
+    assert_eq!(open.ask("still here").unwrap(), "production-ftp: still here", "open connection kept");
+
+    // The attacker leaves the policy: back to production.
+    let e = apply(&lab, e, policy(2, Mode::Unreal, &[], &[]));
+    assert_eq!(banner(&lab.attacker, PROD_ATT, 21).unwrap(), "220 production-ftp");
+    remove(&lab, e);
+}
+
+#[test]
+fn honeypot_sends_every_source_but_the_whitelisted_to_the_sandbox() {
+    let lab = lab();
+    let e = enforcer(&lab, Mode::Honeypot);
+    let mut open = connect(&lab.attacker, PROD_ATT, 21).unwrap();
+    assert_eq!(open.line().unwrap(), "220 production-ftp");
+    let e = apply(&lab, e, policy(1, Mode::Honeypot, &[], &[&format!("{GOOD}/32")]));
+
+    assert_eq!(banner(&lab.attacker, PROD_ATT, 21).unwrap(), "220 sandbox-ftp");
+    assert_eq!(redis_who(&lab.attacker, PROD_ATT).unwrap(), "sandbox");
+    assert_eq!(banner(&lab.attacker, PROD_ATT, 22).unwrap(), "220 production-ssh", "whitelisted port");
+    assert_eq!(banner(&lab.good, PROD_GOOD, 21).unwrap(), "220 production-ftp", "whitelisted address");
+    assert_eq!(open.ask("still here").unwrap(), "production-ftp: still here");
+    remove(&lab, e);
+}
+
+#[test]
+fn back_reflects_the_attackers_new_connections_to_itself() {
+    let lab = lab();
+    let e = enforcer(&lab, Mode::Back);
+    let mut open = connect(&lab.attacker, PROD_ATT, 21).unwrap();
+    assert_eq!(open.line().unwrap(), "220 production-ftp");
+    let e = apply(&lab, e, policy(1, Mode::Back, &[ATTACKER], &[]));
+
+    assert_eq!(banner(&lab.attacker, PROD_ATT, 21).unwrap(), "220 attacker-ftp");
+    assert_eq!(banner(&lab.attacker, PROD_ATT, 22).unwrap(), "220 production-ssh", "whitelisted port");
+    assert_eq!(banner(&lab.good, PROD_GOOD, 21).unwrap(), "220 production-ftp");
+    assert_eq!(open.ask("still here").unwrap(), "production-ftp: still here");
+    remove(&lab, e);
+}
+
+#[test]
+fn firewall_drops_the_attackers_new_connections() {
+    let lab = lab();
+    let e = enforcer(&lab, Mode::Firewall);
+    let mut open = connect(&lab.attacker, PROD_ATT, 21).unwrap();
+    assert_eq!(open.line().unwrap(), "220 production-ftp");
+    let e = apply(&lab, e, policy(1, Mode::Firewall, &[ATTACKER], &[]));
+
+    assert!(banner(&lab.attacker, PROD_ATT, 21).is_err(), "attacker must be dropped");
+    assert!(redis_who(&lab.attacker, PROD_ATT).is_err());
+    assert_eq!(banner(&lab.attacker, PROD_ATT, 22).unwrap(), "220 production-ssh", "whitelisted port");
+    assert_eq!(banner(&lab.good, PROD_GOOD, 21).unwrap(), "220 production-ftp");
+    assert_eq!(open.ask("still here").unwrap(), "production-ftp: still here");
+    remove(&lab, e);
+}
