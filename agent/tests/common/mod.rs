@@ -3,6 +3,8 @@
 //! gets unique namespace names; the lab removes them when dropped.
 #![allow(dead_code)]
 
+pub mod detector;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
