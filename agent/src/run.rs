@@ -95,7 +95,7 @@ pub fn run(config: Config, mode: Mode, stop: Receiver<()>) -> Result<()> {
             })
             .map_err(|e| Error::io("starting the heartbeat thread", e))?;
     }
-    crate::ship::start(&config)?;
+    let _spool = crate::ship::start(&config)?;
 
     loop {
         match stop.try_recv() {
