@@ -20,6 +20,7 @@ pub struct Enforcer {
     pub services: Vec<ServiceInfo>,
     pub flush_limit: usize,
     current: Option<Plan>,
+    flusher: Option<std::sync::mpsc::Sender<IpAddr>>,
 }
 
 /// What one apply did, for logs and tests.
@@ -40,6 +41,7 @@ impl Enforcer {
             services,
             flush_limit: 256,
             current: None,
+            flusher: None,
         }
     }
 
@@ -85,11 +87,17 @@ impl Enforcer {
         let new: Vec<IpAddr> = sources(&plan).difference(&old_sources).copied().collect();
         applied.new_attackers = new.len();
         if self.mode != Mode::Firewall {
+            // Off the enforcement path: one `conntrack -D` costs tens of ms
+            // with a full conntrack table, and the rules already redirect
+            // every new connection (a SYN always gets a fresh entry).
+            let flusher = self.flusher.get_or_insert_with(|| spawn_flusher(self.conntrack.clone()));
             for addr in new.iter().take(self.flush_limit) {
-                match nft::flush_conntrack(&self.conntrack, *addr) {
-                    Ok(()) => applied.flushed += 1,
-                    Err(e) => tracing::warn!(error = %e, "conntrack flush failed"),
+                if flusher.send(*addr).is_ok() {
+                    applied.flushed += 1;
                 }
+            }
+            if new.len() > self.flush_limit {
+                tracing::info!(skipped = new.len() - self.flush_limit, "conntrack flush limited per change");
             }
         }
         self.current = Some(plan);
@@ -106,10 +114,25 @@ impl Enforcer {
     }
 }
 
+/// A thread that runs the conntrack flushes one after another. It is
+/// started from the enforcing thread, so it lives in the same namespace.
+fn spawn_flusher(conntrack: PathBuf) -> std::sync::mpsc::Sender<IpAddr> {
+    let (tx, rx) = std::sync::mpsc::channel::<IpAddr>();
+    std::thread::spawn(move || {
+        for addr in rx {
+            if let Err(e) = nft::flush_conntrack(&conntrack, addr) {
+                tracing::warn!(error = %e, "conntrack flush failed");
+            }
+        }
+    });
+    tx
+}
+
 fn sources(plan: &Plan) -> BTreeSet<IpAddr> {
     plan.flagged
         .keys()
         .copied()
         .chain(plan.redirect.keys().map(|(a, _)| *a))
+        .chain(plan.sandbox_addr.keys().copied())
         .collect()
 }

@@ -58,12 +58,22 @@ pub fn render_full(table: &str, mode: Mode, plan: &Plan, now: i64) -> String {
             let _ = write!(b, "{a} . {p} timeout {}s : {} . {}", timeout(t.expires, now), t.addr, t.port);
         });
         b.push_str("}\n");
+        let _ = write!(b, "  map sandbox{s} {{ type {t} : {t}; flags timeout; ");
+        elements(&mut b, plan.sandbox_addr.iter().filter(|(a, _)| fam(a) == f), |b, (a, (to, e))| {
+            let _ = write!(b, "{a} timeout {}s : {to}", timeout(*e, now));
+        });
+        b.push_str("}\n");
         let _ = write!(b, "  map default{s} {{ type inet_service : {t} . inet_service; ");
         elements(&mut b, plan.default_ports.iter().filter(|(_, (a, _))| fam(a) == f), |b, (p, (a, q))| {
             let _ = write!(b, "{p} : {a} . {q}");
         });
         b.push_str("}\n");
     }
+    b.push_str("  map ports { type inet_service : inet_service; ");
+    elements(&mut b, plan.ports.iter(), |b, (p, q)| {
+        let _ = write!(b, "{p} : {q}");
+    });
+    b.push_str("}\n");
     b.push_str("  set allow_ports { type inet_service; ");
     elements(&mut b, plan.allow_ports.iter(), |b, p| {
         let _ = write!(b, "{p}");
@@ -85,6 +95,7 @@ pub fn render_full(table: &str, mode: Mode, plan: &Plan, now: i64) -> String {
             for f in 0..2 {
                 let (p, s) = (PROTO[f], SUFFIX[f]);
                 let _ = writeln!(b, "    dnat {p} to {p} saddr . tcp dport map @redirect{s}");
+                let _ = writeln!(b, "    meta l4proto tcp dnat {p} to {p} saddr map @sandbox{s} : tcp dport map @ports");
             }
             if mode == Mode::Honeypot {
                 for f in 0..2 {
@@ -151,6 +162,18 @@ pub fn render_delta(table: &str, old: &Plan, new: &Plan, now: i64) -> Option<Str
     let mut add: [Vec<String>; 2] = Default::default();
     let mut rdel: [Vec<String>; 2] = Default::default();
     let mut radd: [Vec<String>; 2] = Default::default();
+    let mut sdel: [Vec<String>; 2] = Default::default();
+    let mut sadd: [Vec<String>; 2] = Default::default();
+    for (a, v) in &old.sandbox_addr {
+        if new.sandbox_addr.get(a) != Some(v) {
+            sdel[fam(a)].push(a.to_string());
+        }
+    }
+    for (a, (to, e)) in &new.sandbox_addr {
+        if old.sandbox_addr.get(a) != Some(&(*to, *e)) {
+            sadd[fam(a)].push(format!("{a} timeout {}s : {to}", timeout(*e, now)));
+        }
+    }
     for (a, e) in &old.flagged {
         if new.flagged.get(a) != Some(e) {
             del[fam(a)].push(a.to_string());
@@ -177,6 +200,7 @@ pub fn render_delta(table: &str, old: &Plan, new: &Plan, now: i64) -> Option<Str
         for (verb, name, items) in [
             ("delete", "flagged", &del[f]),
             ("delete", "redirect", &rdel[f]),
+            ("delete", "sandbox", &sdel[f]),
         ] {
             if !items.is_empty() {
                 let _ = writeln!(b, "{verb} element inet {table} {name}{s} {{ {} }}", items.join(", "));
@@ -185,7 +209,7 @@ pub fn render_delta(table: &str, old: &Plan, new: &Plan, now: i64) -> Option<Str
     }
     for f in 0..2 {
         let s = SUFFIX[f];
-        for (verb, name, items) in [("add", "flagged", &add[f]), ("add", "redirect", &radd[f])] {
+        for (verb, name, items) in [("add", "flagged", &add[f]), ("add", "redirect", &radd[f]), ("add", "sandbox", &sadd[f])] {
             if !items.is_empty() {
                 let _ = writeln!(b, "{verb} element inet {table} {name}{s} {{ {} }}", items.join(", "));
             }

@@ -57,7 +57,14 @@ pub struct Plan {
     pub allow_ports: Vec<u16>,
     /// Attackers reflected (back) or dropped (firewall), with expiry.
     pub flagged: BTreeMap<IpAddr, i64>,
-    /// Attacker + production port → its sandbox endpoint.
+    /// Attacker → its sandbox's address, for sandboxes that serve every
+    /// service on its well-known port at one address (the common case: one
+    /// element per attacker, ports through `ports`), with expiry.
+    pub sandbox_addr: BTreeMap<IpAddr, (IpAddr, i64)>,
+    /// Production port → sandbox port, shared by every `sandbox_addr` entry.
+    pub ports: BTreeMap<u16, u16>,
+    /// Attacker + production port → its sandbox endpoint, for the other
+    /// sandboxes (one element per attacker and service).
     pub redirect: BTreeMap<RedirectKey, Target>,
     /// Honeypot: production port → default sandbox endpoint.
     pub default_ports: BTreeMap<u16, (IpAddr, u16)>,
@@ -90,6 +97,9 @@ impl Plan {
         plan.allow_ports = policy.whitelist.ports.clone();
         plan.allow_ports.sort_unstable();
         plan.allow_ports.dedup();
+        if matches!(mode, Mode::Unreal | Mode::Honeypot) {
+            plan.ports = shared_ports(services);
+        }
 
         for attacker in &policy.attackers {
             if attacker.expires <= now {
@@ -114,6 +124,15 @@ impl Plan {
                         }
                         continue;
                     };
+                    if let Some(addr) = simple_address(sandbox) {
+                        if addr.is_ipv4() == attacker.address.is_ipv4() {
+                            let e = plan.sandbox_addr.entry(attacker.address).or_insert((addr, attacker.expires));
+                            e.1 = e.1.max(attacker.expires);
+                        } else {
+                            skipped.no_sandbox += 1;
+                        }
+                        continue;
+                    }
                     let mut any = false;
                     for (port, endpoint) in port_map(sandbox, services) {
                         if endpoint.0.is_ipv4() != attacker.address.is_ipv4() {
@@ -160,9 +179,40 @@ impl Plan {
     pub fn same_frame(&self, other: &Plan) -> bool {
         self.allow == other.allow
             && self.allow_ports == other.allow_ports
+            && self.ports == other.ports
             && self.default_ports == other.default_ports
             && self.default_addr == other.default_addr
     }
+}
+
+/// The production ports this host's services listen on, each mapped to its
+/// service's well-known port (where sandboxes listen).
+fn shared_ports(services: &[ServiceInfo]) -> BTreeMap<u16, u16> {
+    let mut ports = BTreeMap::new();
+    if services.is_empty() {
+        for name in ["ftp", "ssh", "http", "rsync", "mysql", "redis", "mongo"] {
+            if let Some(p) = model::policy::default_port(name) {
+                ports.insert(p, p);
+            }
+        }
+    }
+    for s in services {
+        if let Some(p) = model::policy::default_port(&s.name) {
+            ports.insert(s.port, p);
+        }
+    }
+    ports
+}
+
+/// The sandbox's one address, when every endpoint is there on its service's
+/// well-known port.
+fn simple_address(sandbox: &Sandbox) -> Option<IpAddr> {
+    let first = sandbox.endpoints.first()?.address;
+    sandbox
+        .endpoints
+        .iter()
+        .all(|e| e.address == first && model::policy::default_port(&e.service) == Some(e.port))
+        .then_some(first)
 }
 
 /// Production port → sandbox endpoint of the same service. The host's own
@@ -245,11 +295,27 @@ mod tests {
         let services = [ServiceInfo { name: "ftp".into(), port: 2100 }];
         let (plan, skipped) = Plan::build(Mode::Unreal, &policy(), &services, 1000);
         assert_eq!(skipped.expired, 1);
+        // Port 2121 is not ftp's well-known port: one element per service.
         let target = plan.redirect[&("198.51.100.1".parse().unwrap(), 2100)];
         assert_eq!((target.addr.to_string(), target.port), ("172.16.0.2".into(), 2121));
         let (plan, _) = Plan::build(Mode::Unreal, &policy(), &[], 100);
         // Without a sandbox of its own the default sandbox is used.
         assert!(plan.redirect.contains_key(&("198.51.100.2".parse().unwrap(), 21)));
+        assert_eq!(plan.ports[&6379], 6379);
+    }
+
+    #[test]
+    fn simple_sandboxes_take_one_element_per_attacker() {
+        let mut p = policy();
+        for sb in p.attackers.iter_mut().filter_map(|a| a.sandbox.as_mut()) {
+            sb.endpoints[0].port = 21;
+        }
+        p.default_sandbox.as_mut().unwrap().endpoints[0].port = 21;
+        let services = [ServiceInfo { name: "ftp".into(), port: 2100 }];
+        let (plan, _) = Plan::build(Mode::Unreal, &p, &services, 100);
+        assert!(plan.redirect.is_empty());
+        assert_eq!(plan.sandbox_addr[&"198.51.100.1".parse().unwrap()], ("172.16.0.2".parse().unwrap(), 2000));
+        assert_eq!(plan.ports.iter().collect::<Vec<_>>(), [(&2100, &21)]);
     }
 
     #[test]
