@@ -26,7 +26,13 @@ pub struct PolicyClient {
 }
 
 impl PolicyClient {
-    pub fn new(url: &str, agent_id: &str, key: &str, timeout: Duration, idle_timeout: Duration) -> Result<PolicyClient> {
+    pub fn new(
+        url: &str,
+        agent_id: &str,
+        key: &str,
+        timeout: Duration,
+        idle_timeout: Duration,
+    ) -> Result<PolicyClient> {
         Ok(PolicyClient {
             target: Target::parse(url)?,
             agent_id: agent_id.to_owned(),
@@ -36,10 +42,22 @@ impl PolicyClient {
         })
     }
 
-    fn signed_headers(&self, method: &str, path: &str, body: &[u8]) -> (String, Vec<(&'static str, String)>) {
+    fn signed_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> (String, Vec<(&'static str, String)>) {
         let nonce = signing::new_nonce();
         let timestamp = signing::now();
-        let signature = Signed { first: method, path_and_query: path, timestamp, nonce: &nonce, body }.sign(&self.key);
+        let signature = Signed {
+            first: method,
+            path_and_query: path,
+            timestamp,
+            nonce: &nonce,
+            body,
+        }
+        .sign(&self.key);
         let headers = vec![
             (signing::AGENT_HEADER, self.agent_id.clone()),
             (signing::TIMESTAMP_HEADER, timestamp.to_string()),
@@ -50,7 +68,13 @@ impl PolicyClient {
     }
 
     /// Sends a signed request and returns the verified body.
-    fn call(&self, method: &str, path: &str, body: &[u8], content_type: Option<&str>) -> Result<Vec<u8>> {
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        content_type: Option<&str>,
+    ) -> Result<Vec<u8>> {
         let (nonce, mut headers) = self.signed_headers(method, path, body);
         if let Some(ct) = content_type {
             headers.push(("content-type", ct.to_owned()));
@@ -69,13 +93,21 @@ impl PolicyClient {
         };
         let their_nonce = get(signing::NONCE_HEADER)?;
         if their_nonce != nonce {
-            return Err(Error::Refused(format!("{method} {path}: response answers another request")));
+            return Err(Error::Refused(format!(
+                "{method} {path}: response answers another request"
+            )));
         }
         let timestamp = signing::parse_timestamp(&get(signing::TIMESTAMP_HEADER)?)
             .map_err(|e| Error::Refused(format!("{method} {path}: {e}")))?;
-        Signed { first: signing::RESPONSE, path_and_query: path, timestamp, nonce: &nonce, body: &body }
-            .verify(&self.key, &get(signing::SIGNATURE_HEADER)?, signing::now())
-            .map_err(|e| Error::Refused(format!("{method} {path}: {e}")))?;
+        Signed {
+            first: signing::RESPONSE,
+            path_and_query: path,
+            timestamp,
+            nonce: &nonce,
+            body: &body,
+        }
+        .verify(&self.key, &get(signing::SIGNATURE_HEADER)?, signing::now())
+        .map_err(|e| Error::Refused(format!("{method} {path}: {e}")))?;
         Ok(body)
     }
 
@@ -99,13 +131,27 @@ impl PolicyClient {
         let (nonce, headers) = self.signed_headers("GET", STREAM_PATH, b"");
         let mut headers = headers;
         headers.push(("accept", "text/event-stream".into()));
-        let response = http::send(&self.target, "GET", STREAM_PATH, &headers, b"", self.timeout)?;
+        let response = http::send(
+            &self.target,
+            "GET",
+            STREAM_PATH,
+            &headers,
+            b"",
+            self.timeout,
+        )?;
         if response.status != 200 {
-            return Err(Error::Refused(format!("GET {STREAM_PATH}: HTTP {}", response.status)));
+            return Err(Error::Refused(format!(
+                "GET {STREAM_PATH}: HTTP {}",
+                response.status
+            )));
         }
         let body = response.body;
         body.set_read_timeout(self.idle_timeout);
-        Ok(PolicyStream { events: Events::new(BufReader::new(body)), nonce, key: self.key.clone() })
+        Ok(PolicyStream {
+            events: Events::new(BufReader::new(body)),
+            nonce,
+            key: self.key.clone(),
+        })
     }
 }
 
@@ -126,23 +172,31 @@ pub enum StreamItem {
 impl PolicyStream {
     /// `Ok(None)` when the detector closed the stream; `Err` when it broke
     /// (including the idle timeout).
-    pub fn next(&mut self) -> Result<Option<StreamItem>> {
-        let Some(data) = self.events.next_data().map_err(|e| Error::Http(format!("stream: {e}")))? else {
+    pub fn next_item(&mut self) -> Result<Option<StreamItem>> {
+        let Some(data) = self
+            .events
+            .next_data()
+            .map_err(|e| Error::Http(format!("stream: {e}")))?
+        else {
             return Ok(None);
         };
-        Ok(Some(match verify_message(&self.key, &self.nonce, &data, signing::now()) {
-            Ok(policy) => StreamItem::Policy(policy),
-            Err(e) => StreamItem::Refused(e.to_string()),
-        }))
+        Ok(Some(
+            match verify_message(&self.key, &self.nonce, &data, signing::now()) {
+                Ok(policy) => StreamItem::Policy(policy),
+                Err(e) => StreamItem::Refused(e.to_string()),
+            },
+        ))
     }
 }
 
 /// Checks one pushed message: our nonce, fresh, signed with our key.
 pub fn verify_message(key: &str, nonce: &str, data: &str, now: i64) -> Result<Policy> {
-    let message: SignedMessage =
-        serde_json::from_str(data).map_err(|e| Error::Refused(format!("pushed message is not a SignedMessage: {e}")))?;
+    let message: SignedMessage = serde_json::from_str(data)
+        .map_err(|e| Error::Refused(format!("pushed message is not a SignedMessage: {e}")))?;
     if message.nonce != nonce {
-        return Err(Error::Refused("pushed message answers another stream".into()));
+        return Err(Error::Refused(
+            "pushed message answers another stream".into(),
+        ));
     }
     Signed {
         first: signing::EVENT,

@@ -195,7 +195,10 @@ impl Config {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_')
         {
-            return Err(format!("table {:?}: letters, digits and _ only", self.table));
+            return Err(format!(
+                "table {:?}: letters, digits and _ only",
+                self.table
+            ));
         }
         if !self.detector.url.starts_with("http://") {
             return Err("detector.url must start with http://".into());
@@ -211,7 +214,11 @@ impl Config {
         if let Some(key) = &self.detector.agent_key {
             return Ok(key.trim().to_owned());
         }
-        let path = self.detector.agent_key_file.as_ref().expect("checked at load");
+        let path = self
+            .detector
+            .agent_key_file
+            .as_ref()
+            .expect("checked at load");
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         Ok(text.trim().to_owned())

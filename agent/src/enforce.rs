@@ -29,10 +29,18 @@ pub struct Applied {
     pub full: bool,
     pub new_attackers: usize,
     pub flushed: usize,
+    /// Time spent in `nft -f` (the transaction itself).
+    pub nft_time: std::time::Duration,
 }
 
 impl Enforcer {
-    pub fn new(table: &str, mode: Mode, nft: PathBuf, conntrack: PathBuf, services: Vec<ServiceInfo>) -> Enforcer {
+    pub fn new(
+        table: &str,
+        mode: Mode,
+        nft: PathBuf,
+        conntrack: PathBuf,
+        services: Vec<ServiceInfo>,
+    ) -> Enforcer {
         Enforcer {
             table: table.to_owned(),
             mode,
@@ -49,7 +57,10 @@ impl Enforcer {
     /// redirect exists.
     pub fn start_empty(&mut self) -> Result<()> {
         let plan = Plan::default();
-        nft::apply(&self.nft, &nft::render_full(&self.table, self.mode, &plan, model::signing::now()))?;
+        nft::apply(
+            &self.nft,
+            &nft::render_full(&self.table, self.mode, &plan, model::signing::now()),
+        )?;
         self.current = Some(plan);
         Ok(())
     }
@@ -61,14 +72,20 @@ impl Enforcer {
             tracing::warn!(entries = ?skipped.bad_whitelist, "whitelist entries that are not addresses or networks were left out");
         }
         if skipped.no_sandbox > 0 {
-            tracing::warn!(count = skipped.no_sandbox, "attackers without a sandbox endpoint for this host's services are not redirected");
+            tracing::warn!(
+                count = skipped.no_sandbox,
+                "attackers without a sandbox endpoint for this host's services are not redirected"
+            );
         }
         let mut applied = Applied::default();
         let old_sources = self.current.as_ref().map(sources).unwrap_or_default();
         let delta = match &self.current {
-            Some(old) if old.same_frame(&plan) => nft::render_delta(&self.table, old, &plan, now).map(Some),
+            Some(old) if old.same_frame(&plan) => {
+                nft::render_delta(&self.table, old, &plan, now).map(Some)
+            }
             _ => None,
         };
+        let started = std::time::Instant::now();
         match delta {
             Some(None) => {}
             Some(Some(batch)) => {
@@ -84,20 +101,26 @@ impl Enforcer {
                 applied.full = true;
             }
         }
+        applied.nft_time = started.elapsed();
         let new: Vec<IpAddr> = sources(&plan).difference(&old_sources).copied().collect();
         applied.new_attackers = new.len();
         if self.mode != Mode::Firewall {
             // Off the enforcement path: one `conntrack -D` costs tens of ms
             // with a full conntrack table, and the rules already redirect
             // every new connection (a SYN always gets a fresh entry).
-            let flusher = self.flusher.get_or_insert_with(|| spawn_flusher(self.conntrack.clone()));
+            let flusher = self
+                .flusher
+                .get_or_insert_with(|| spawn_flusher(self.conntrack.clone()));
             for addr in new.iter().take(self.flush_limit) {
                 if flusher.send(*addr).is_ok() {
                     applied.flushed += 1;
                 }
             }
             if new.len() > self.flush_limit {
-                tracing::info!(skipped = new.len() - self.flush_limit, "conntrack flush limited per change");
+                tracing::info!(
+                    skipped = new.len() - self.flush_limit,
+                    "conntrack flush limited per change"
+                );
             }
         }
         self.current = Some(plan);
@@ -105,7 +128,10 @@ impl Enforcer {
     }
 
     fn full(&mut self, plan: &Plan, now: i64) -> Result<()> {
-        nft::apply(&self.nft, &nft::render_full(&self.table, self.mode, plan, now))
+        nft::apply(
+            &self.nft,
+            &nft::render_full(&self.table, self.mode, plan, now),
+        )
     }
 
     pub fn remove(&mut self) -> Result<()> {

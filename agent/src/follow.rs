@@ -24,7 +24,7 @@ pub fn follow(client: PolicyClient, config: FollowConfig, tx: Sender<Policy>) {
             Ok(mut stream) => {
                 tracing::info!("policy stream open");
                 loop {
-                    match stream.next() {
+                    match stream.next_item() {
                         Ok(Some(StreamItem::Policy(policy))) => {
                             // A verified message: the stream is healthy.
                             backoff = config.reconnect_min;
@@ -94,7 +94,13 @@ mod tests {
 
     #[test]
     fn only_newer_versions_pass() {
-        let p = |version| Policy { version, mode: Mode::Unreal, whitelist: Whitelist::default(), attackers: vec![], default_sandbox: None };
+        let p = |version| Policy {
+            version,
+            mode: Mode::Unreal,
+            whitelist: Whitelist::default(),
+            attackers: vec![],
+            default_sandbox: None,
+        };
         let gate = VersionGate { current: 5 };
         assert!(!gate.newer(&p(4)));
         assert!(!gate.newer(&p(5)));

@@ -31,14 +31,18 @@ impl Target {
         let (host, port) = match authority.rsplit_once(':') {
             Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
                 h.trim_start_matches('[').trim_end_matches(']'),
-                p.parse::<u16>().map_err(|_| Error::Http(format!("{url}: bad port")))?,
+                p.parse::<u16>()
+                    .map_err(|_| Error::Http(format!("{url}: bad port")))?,
             ),
             _ => (authority, 80),
         };
         if host.is_empty() {
             return Err(Error::Http(format!("{url}: no host")));
         }
-        Ok(Target { host: host.to_owned(), port })
+        Ok(Target {
+            host: host.to_owned(),
+            port,
+        })
     }
 
     fn connect(&self, timeout: Duration) -> Result<TcpStream> {
@@ -56,10 +60,14 @@ impl Target {
             "connecting to {}:{}: {}",
             self.host,
             self.port,
-            last.map(|e| e.to_string()).unwrap_or_else(|| "no address".into())
+            last.map(|e| e.to_string())
+                .unwrap_or_else(|| "no address".into())
         )))
     }
 }
+
+/// Status, headers and body of a response read whole.
+pub type FullResponse = (u16, Vec<(String, String)>, Vec<u8>);
 
 /// A response whose body has not been read yet.
 pub struct Response {
@@ -77,7 +85,7 @@ impl Response {
     }
 
     /// The whole body, at most [`BODY_MAX`] bytes.
-    pub fn read_body(mut self) -> Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+    pub fn read_body(mut self) -> Result<FullResponse> {
         let mut body = Vec::new();
         (&mut self.body)
             .take(BODY_MAX as u64 + 1)
@@ -119,21 +127,29 @@ pub fn send(
     writer.write_all(body).map_err(io)?;
     let mut reader = BufReader::new(stream);
     let (status, headers) = read_head(&mut reader)?;
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.to_ascii_lowercase().contains("chunked"));
+    let chunked = headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("transfer-encoding") && v.to_ascii_lowercase().contains("chunked")
+    });
     let length = headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
         .and_then(|(_, v)| v.trim().parse::<u64>().ok());
     let body = if chunked {
-        Body::Chunked(Chunked { inner: reader, left: 0, done: false })
+        Body::Chunked(Chunked {
+            inner: reader,
+            left: 0,
+            done: false,
+        })
     } else if let Some(n) = length {
         Body::Plain(reader.take(n))
     } else {
         Body::Plain(reader.take(u64::MAX))
     };
-    Ok(Response { status, headers, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn read_head(reader: &mut BufReader<TcpStream>) -> Result<(u16, Vec<(String, String)>)> {
@@ -162,7 +178,12 @@ fn read_head(reader: &mut BufReader<TcpStream>) -> Result<(u16, Vec<(String, Str
     let headers = parsed
         .headers
         .iter()
-        .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
+        .map(|h| {
+            (
+                h.name.to_owned(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
         .collect();
     Ok((status, headers))
 }
@@ -204,7 +225,10 @@ impl Chunked {
         let mut line = Vec::new();
         (&mut self.inner).take(4096).read_until(b'\n', &mut line)?;
         if !line.ends_with(b"\n") {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "bad chunk line"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "bad chunk line",
+            ));
         }
         Ok(String::from_utf8_lossy(&line).trim().to_owned())
     }
@@ -218,8 +242,9 @@ impl Read for Chunked {
         if self.left == 0 {
             let line = self.line()?;
             let size = line.split(';').next().unwrap_or("").trim();
-            self.left = u64::from_str_radix(size, 16)
-                .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "bad chunk size"))?;
+            self.left = u64::from_str_radix(size, 16).map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "bad chunk size")
+            })?;
             if self.left == 0 {
                 // Trailers end with an empty line.
                 while !self.line()?.is_empty() {}
@@ -236,7 +261,10 @@ impl Read for Chunked {
         if self.left == 0 {
             let rest = self.line()?;
             if !rest.is_empty() {
-                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "chunk not followed by CRLF"));
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "chunk not followed by CRLF",
+                ));
             }
         }
         Ok(n)

@@ -7,7 +7,11 @@ use clap::Parser;
 use model::policy::Mode;
 
 #[derive(Parser)]
-#[command(name = "kyoka-agent", version, about = "Kyoka's agent for production hosts")]
+#[command(
+    name = "kyoka-agent",
+    version,
+    about = "Kyoka's agent for production hosts"
+)]
 struct Args {
     /// honeypot, unreal, back or firewall
     #[arg(long)]

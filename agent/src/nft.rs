@@ -36,37 +36,69 @@ fn timeout(expires: i64, now: i64) -> i64 {
 /// defined again in one batch, so the kernel never holds a half table.
 pub fn render_full(table: &str, mode: Mode, plan: &Plan, now: i64) -> String {
     let mut b = String::with_capacity(256 + 96 * (plan.redirect.len() + plan.flagged.len()));
-    let _ = writeln!(b, "table inet {table} {{}}\ndelete table inet {table}\ntable inet {table} {{");
+    let _ = writeln!(
+        b,
+        "table inet {table} {{}}\ndelete table inet {table}\ntable inet {table} {{"
+    );
     for f in 0..2 {
         let s = SUFFIX[f];
         let t = TYPE[f];
         let _ = write!(b, "  set allow{s} {{ type {t}; flags interval; ");
-        elements(&mut b, plan.allow.iter().filter(|n| fam(&n.addr) == f), |b, n| {
-            let _ = write!(b, "{}/{}", n.network(), n.prefix);
-        });
+        elements(
+            &mut b,
+            plan.allow.iter().filter(|n| fam(&n.addr) == f),
+            |b, n| {
+                let _ = write!(b, "{}/{}", n.network(), n.prefix);
+            },
+        );
         b.push_str("}\n");
         let _ = write!(b, "  set flagged{s} {{ type {t}; flags timeout; ");
-        elements(&mut b, plan.flagged.iter().filter(|(a, _)| fam(a) == f), |b, (a, e)| {
-            let _ = write!(b, "{a} timeout {}s", timeout(*e, now));
-        });
+        elements(
+            &mut b,
+            plan.flagged.iter().filter(|(a, _)| fam(a) == f),
+            |b, (a, e)| {
+                let _ = write!(b, "{a} timeout {}s", timeout(*e, now));
+            },
+        );
         b.push_str("}\n");
         let _ = write!(
             b,
             "  map redirect{s} {{ type {t} . inet_service : {t} . inet_service; flags timeout; "
         );
-        elements(&mut b, plan.redirect.iter().filter(|((a, _), _)| fam(a) == f), |b, ((a, p), t)| {
-            let _ = write!(b, "{a} . {p} timeout {}s : {} . {}", timeout(t.expires, now), t.addr, t.port);
-        });
+        elements(
+            &mut b,
+            plan.redirect.iter().filter(|((a, _), _)| fam(a) == f),
+            |b, ((a, p), t)| {
+                let _ = write!(
+                    b,
+                    "{a} . {p} timeout {}s : {} . {}",
+                    timeout(t.expires, now),
+                    t.addr,
+                    t.port
+                );
+            },
+        );
         b.push_str("}\n");
         let _ = write!(b, "  map sandbox{s} {{ type {t} : {t}; flags timeout; ");
-        elements(&mut b, plan.sandbox_addr.iter().filter(|(a, _)| fam(a) == f), |b, (a, (to, e))| {
-            let _ = write!(b, "{a} timeout {}s : {to}", timeout(*e, now));
-        });
+        elements(
+            &mut b,
+            plan.sandbox_addr.iter().filter(|(a, _)| fam(a) == f),
+            |b, (a, (to, e))| {
+                let _ = write!(b, "{a} timeout {}s : {to}", timeout(*e, now));
+            },
+        );
         b.push_str("}\n");
-        let _ = write!(b, "  map default{s} {{ type inet_service : {t} . inet_service; ");
-        elements(&mut b, plan.default_ports.iter().filter(|(_, (a, _))| fam(a) == f), |b, (p, (a, q))| {
-            let _ = write!(b, "{p} : {a} . {q}");
-        });
+        let _ = write!(
+            b,
+            "  map default{s} {{ type inet_service : {t} . inet_service; "
+        );
+        elements(
+            &mut b,
+            plan.default_ports.iter().filter(|(_, (a, _))| fam(a) == f),
+            |b, (p, (a, q))| {
+                let _ = write!(b, "{p} : {a} . {q}");
+            },
+        );
         b.push_str("}\n");
     }
     b.push_str("  map ports { type inet_service : inet_service; ");
@@ -100,11 +132,19 @@ pub fn render_full(table: &str, mode: Mode, plan: &Plan, now: i64) -> String {
             if mode == Mode::Honeypot {
                 for f in 0..2 {
                     let (p, s) = (PROTO[f], SUFFIX[f]);
-                    let _ = writeln!(b, "    meta nfproto {} dnat {p} to tcp dport map @default{s}", if f == 0 { "ipv4" } else { "ipv6" });
+                    let _ = writeln!(
+                        b,
+                        "    meta nfproto {} dnat {p} to tcp dport map @default{s}",
+                        if f == 0 { "ipv4" } else { "ipv6" }
+                    );
                 }
                 for a in &plan.default_addr {
                     let p = PROTO[fam(a)];
-                    let _ = writeln!(b, "    meta nfproto {} dnat {p} to {a}", if fam(a) == 0 { "ipv4" } else { "ipv6" });
+                    let _ = writeln!(
+                        b,
+                        "    meta nfproto {} dnat {p} to {a}",
+                        if fam(a) == 0 { "ipv4" } else { "ipv6" }
+                    );
                 }
             }
         }
@@ -137,13 +177,19 @@ pub fn render_full(table: &str, mode: Mode, plan: &Plan, now: i64) -> String {
     if mode == Mode::Firewall {
         b.push_str("    ip saddr @allow4 accept\n    ip6 saddr @allow6 accept\n");
         b.push_str("    meta l4proto tcp tcp dport @allow_ports accept\n");
-        b.push_str("    ct state new ip saddr @flagged4 drop\n    ct state new ip6 saddr @flagged6 drop\n");
+        b.push_str(
+            "    ct state new ip saddr @flagged4 drop\n    ct state new ip6 saddr @flagged6 drop\n",
+        );
     }
     b.push_str("  }\n}\n");
     b
 }
 
-fn elements<I: Iterator<Item = T>, T>(b: &mut String, mut items: I, mut put: impl FnMut(&mut String, T)) {
+fn elements<I: Iterator<Item = T>, T>(
+    b: &mut String,
+    mut items: I,
+    mut put: impl FnMut(&mut String, T),
+) {
     let Some(first) = items.next() else { return };
     b.push_str("elements = { ");
     put(b, first);
@@ -191,7 +237,12 @@ pub fn render_delta(table: &str, old: &Plan, new: &Plan, now: i64) -> Option<Str
     }
     for ((a, p), t) in &new.redirect {
         if old.redirect.get(&(*a, *p)) != Some(t) {
-            radd[fam(a)].push(format!("{a} . {p} timeout {}s : {} . {}", timeout(t.expires, now), t.addr, t.port));
+            radd[fam(a)].push(format!(
+                "{a} . {p} timeout {}s : {} . {}",
+                timeout(t.expires, now),
+                t.addr,
+                t.port
+            ));
         }
     }
     let mut b = String::new();
@@ -203,15 +254,27 @@ pub fn render_delta(table: &str, old: &Plan, new: &Plan, now: i64) -> Option<Str
             ("delete", "sandbox", &sdel[f]),
         ] {
             if !items.is_empty() {
-                let _ = writeln!(b, "{verb} element inet {table} {name}{s} {{ {} }}", items.join(", "));
+                let _ = writeln!(
+                    b,
+                    "{verb} element inet {table} {name}{s} {{ {} }}",
+                    items.join(", ")
+                );
             }
         }
     }
     for f in 0..2 {
         let s = SUFFIX[f];
-        for (verb, name, items) in [("add", "flagged", &add[f]), ("add", "redirect", &radd[f]), ("add", "sandbox", &sadd[f])] {
+        for (verb, name, items) in [
+            ("add", "flagged", &add[f]),
+            ("add", "redirect", &radd[f]),
+            ("add", "sandbox", &sadd[f]),
+        ] {
             if !items.is_empty() {
-                let _ = writeln!(b, "{verb} element inet {table} {name}{s} {{ {} }}", items.join(", "));
+                let _ = writeln!(
+                    b,
+                    "{verb} element inet {table} {name}{s} {{ {} }}",
+                    items.join(", ")
+                );
             }
         }
     }
@@ -243,7 +306,10 @@ pub fn apply(nft: &Path, batch: &str) -> Result<()> {
 
 /// Removes the table if it exists (a clean stop leaves no rule behind).
 pub fn delete_table(nft: &Path, table: &str) -> Result<()> {
-    apply(nft, &format!("table inet {table} {{}}\ndelete table inet {table}\n"))
+    apply(
+        nft,
+        &format!("table inet {table} {{}}\ndelete table inet {table}\n"),
+    )
 }
 
 /// Forgets the connections tracked from `addr`, so its next connection meets
@@ -261,7 +327,10 @@ pub fn flush_conntrack(conntrack: &Path, addr: IpAddr) -> Result<()> {
     if out.status.success() || err.contains("0 flow entries") {
         Ok(())
     } else {
-        Err(Error::Nft(format!("conntrack -D -s {addr}: {}", err.trim())))
+        Err(Error::Nft(format!(
+            "conntrack -D -s {addr}: {}",
+            err.trim()
+        )))
     }
 }
 
@@ -280,7 +349,11 @@ mod tests {
         new.flagged.insert("192.0.2.2".parse().unwrap(), 200);
         new.redirect.insert(
             ("2001:db8::1".parse().unwrap(), 21),
-            Target { addr: "2001:db8::9".parse().unwrap(), port: 21, expires: 300 },
+            Target {
+                addr: "2001:db8::9".parse().unwrap(),
+                port: 21,
+                expires: 300,
+            },
         );
         let d = render_delta("kyoka", &old, &new, 50).unwrap();
         assert_eq!(

@@ -29,11 +29,19 @@ impl Net {
     pub fn network(&self) -> IpAddr {
         match self.addr {
             IpAddr::V4(a) => {
-                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.prefix)
+                };
                 IpAddr::V4((u32::from(a) & mask).into())
             }
             IpAddr::V6(a) => {
-                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.prefix)
+                };
                 IpAddr::V6((u128::from(a) & mask).into())
             }
         }
@@ -83,7 +91,12 @@ pub struct Skipped {
 impl Plan {
     /// The plan for `policy` enforced in `mode` on a host running `services`.
     /// Elements already expired at `now` are left out.
-    pub fn build(mode: Mode, policy: &Policy, services: &[ServiceInfo], now: i64) -> (Plan, Skipped) {
+    pub fn build(
+        mode: Mode,
+        policy: &Policy,
+        services: &[ServiceInfo],
+        now: i64,
+    ) -> (Plan, Skipped) {
         let mut plan = Plan::default();
         let mut skipped = Skipped::default();
         for text in &policy.whitelist.addresses {
@@ -108,7 +121,10 @@ impl Plan {
             }
             match mode {
                 Mode::Back | Mode::Firewall => {
-                    let e = plan.flagged.entry(attacker.address).or_insert(attacker.expires);
+                    let e = plan
+                        .flagged
+                        .entry(attacker.address)
+                        .or_insert(attacker.expires);
                     *e = (*e).max(attacker.expires);
                 }
                 Mode::Unreal | Mode::Honeypot => {
@@ -126,7 +142,10 @@ impl Plan {
                     };
                     if let Some(addr) = simple_address(sandbox) {
                         if addr.is_ipv4() == attacker.address.is_ipv4() {
-                            let e = plan.sandbox_addr.entry(attacker.address).or_insert((addr, attacker.expires));
+                            let e = plan
+                                .sandbox_addr
+                                .entry(attacker.address)
+                                .or_insert((addr, attacker.expires));
                             e.1 = e.1.max(attacker.expires);
                         } else {
                             skipped.no_sandbox += 1;
@@ -164,7 +183,11 @@ impl Plan {
                 // Every other port goes to the sandbox host only when that
                 // host is unambiguous (one address per family).
                 for v4 in [true, false] {
-                    let fam: Vec<IpAddr> = addrs.iter().copied().filter(|a| a.is_ipv4() == v4).collect();
+                    let fam: Vec<IpAddr> = addrs
+                        .iter()
+                        .copied()
+                        .filter(|a| a.is_ipv4() == v4)
+                        .collect();
                     if fam.len() == 1 {
                         plan.default_addr.push(fam[0]);
                     }
@@ -285,22 +308,33 @@ mod tests {
         let (plan, skipped) = Plan::build(Mode::Unreal, &policy(), &[], 1000);
         assert_eq!(plan.allow.len(), 1);
         assert_eq!(plan.allow[0].network().to_string(), "10.0.0.0");
-        assert_eq!(skipped.bad_whitelist, vec!["bad; flush ruleset".to_string()]);
+        assert_eq!(
+            skipped.bad_whitelist,
+            vec!["bad; flush ruleset".to_string()]
+        );
         assert_eq!(plan.allow_ports, vec![22]);
         assert!(Net::parse("10.0.0.0/33").is_none());
     }
 
     #[test]
     fn unreal_maps_service_ports_and_skips_expired() {
-        let services = [ServiceInfo { name: "ftp".into(), port: 2100 }];
+        let services = [ServiceInfo {
+            name: "ftp".into(),
+            port: 2100,
+        }];
         let (plan, skipped) = Plan::build(Mode::Unreal, &policy(), &services, 1000);
         assert_eq!(skipped.expired, 1);
         // Port 2121 is not ftp's well-known port: one element per service.
         let target = plan.redirect[&("198.51.100.1".parse().unwrap(), 2100)];
-        assert_eq!((target.addr.to_string(), target.port), ("172.16.0.2".into(), 2121));
+        assert_eq!(
+            (target.addr.to_string(), target.port),
+            ("172.16.0.2".into(), 2121)
+        );
         let (plan, _) = Plan::build(Mode::Unreal, &policy(), &[], 100);
         // Without a sandbox of its own the default sandbox is used.
-        assert!(plan.redirect.contains_key(&("198.51.100.2".parse().unwrap(), 21)));
+        assert!(plan
+            .redirect
+            .contains_key(&("198.51.100.2".parse().unwrap(), 21)));
         assert_eq!(plan.ports[&6379], 6379);
     }
 
@@ -311,18 +345,30 @@ mod tests {
             sb.endpoints[0].port = 21;
         }
         p.default_sandbox.as_mut().unwrap().endpoints[0].port = 21;
-        let services = [ServiceInfo { name: "ftp".into(), port: 2100 }];
+        let services = [ServiceInfo {
+            name: "ftp".into(),
+            port: 2100,
+        }];
         let (plan, _) = Plan::build(Mode::Unreal, &p, &services, 100);
         assert!(plan.redirect.is_empty());
-        assert_eq!(plan.sandbox_addr[&"198.51.100.1".parse().unwrap()], ("172.16.0.2".parse().unwrap(), 2000));
+        assert_eq!(
+            plan.sandbox_addr[&"198.51.100.1".parse().unwrap()],
+            ("172.16.0.2".parse().unwrap(), 2000)
+        );
         assert_eq!(plan.ports.iter().collect::<Vec<_>>(), [(&2100, &21)]);
     }
 
     #[test]
     fn honeypot_has_default_map_and_firewall_has_flagged_set() {
         let (plan, _) = Plan::build(Mode::Honeypot, &policy(), &[], 100);
-        assert_eq!(plan.default_ports[&21], ("172.16.0.9".parse().unwrap(), 2121));
-        assert_eq!(plan.default_addr, vec!["172.16.0.9".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            plan.default_ports[&21],
+            ("172.16.0.9".parse().unwrap(), 2121)
+        );
+        assert_eq!(
+            plan.default_addr,
+            vec!["172.16.0.9".parse::<IpAddr>().unwrap()]
+        );
         assert_eq!(plan.redirect.len(), 1);
         let (plan, _) = Plan::build(Mode::Firewall, &policy(), &[], 100);
         assert_eq!(plan.flagged.len(), 2);

@@ -43,7 +43,11 @@ pub fn run(config: Config, mode: Mode, stop: Receiver<()>) -> Result<()> {
         Ok(Some(policy)) => match enforcer.apply(&policy) {
             Ok(_) => {
                 gate.current = policy.version;
-                tracing::info!(version = policy.version, attackers = policy.attackers.len(), "last good policy enforced");
+                tracing::info!(
+                    version = policy.version,
+                    attackers = policy.attackers.len(),
+                    "last good policy enforced"
+                );
             }
             Err(e) => tracing::error!(error = %e, "the saved policy could not be enforced"),
         },
@@ -87,7 +91,10 @@ pub fn run(config: Config, mode: Mode, stop: Receiver<()>) -> Result<()> {
         std::thread::Builder::new()
             .name("heartbeat".into())
             .spawn(move || loop {
-                let hb = Heartbeat { policy_version: version.load(Ordering::Relaxed), ..heartbeat.clone() };
+                let hb = Heartbeat {
+                    policy_version: version.load(Ordering::Relaxed),
+                    ..heartbeat.clone()
+                };
                 if let Err(e) = client.heartbeat(&hb) {
                     tracing::warn!(error = %e, "heartbeat failed");
                 }
@@ -115,11 +122,19 @@ pub fn run(config: Config, mode: Mode, stop: Receiver<()>) -> Result<()> {
             }
         }
         if !gate.newer(&newest) {
-            tracing::debug!(version = newest.version, current = gate.current, "not newer; ignored");
+            tracing::debug!(
+                version = newest.version,
+                current = gate.current,
+                "not newer; ignored"
+            );
             continue;
         }
         if newest.mode != mode {
-            tracing::debug!(policy_mode = newest.mode.as_str(), mode = mode.as_str(), "the agent enforces its own --mode");
+            tracing::debug!(
+                policy_mode = newest.mode.as_str(),
+                mode = mode.as_str(),
+                "the agent enforces its own --mode"
+            );
         }
         match enforcer.apply(&newest) {
             Ok(applied) => {
@@ -136,7 +151,9 @@ pub fn run(config: Config, mode: Mode, stop: Receiver<()>) -> Result<()> {
                     tracing::error!(error = %e, "could not save the policy");
                 }
             }
-            Err(e) => tracing::error!(error = %e, version = newest.version, "policy not enforced; the previous one stays"),
+            Err(e) => {
+                tracing::error!(error = %e, version = newest.version, "policy not enforced; the previous one stays")
+            }
         }
     }
     tracing::info!("stopping: removing the table");
@@ -144,7 +161,10 @@ pub fn run(config: Config, mode: Mode, stop: Receiver<()>) -> Result<()> {
 }
 
 fn enable_forwarding() {
-    for path in ["/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"] {
+    for path in [
+        "/proc/sys/net/ipv4/ip_forward",
+        "/proc/sys/net/ipv6/conf/all/forwarding",
+    ] {
         if let Err(e) = std::fs::write(path, b"1") {
             tracing::warn!(path, error = %e, "could not enable forwarding; redirects to other hosts will fail");
         }

@@ -20,12 +20,17 @@ impl<R: BufRead> Events<R> {
         let mut data: Option<String> = None;
         loop {
             let mut line = Vec::new();
-            let n = (&mut self.reader).take(LINE_MAX as u64).read_until(b'\n', &mut line)?;
+            let n = (&mut self.reader)
+                .take(LINE_MAX as u64)
+                .read_until(b'\n', &mut line)?;
             if n == 0 {
                 return Ok(None);
             }
             if !line.ends_with(b"\n") {
-                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "event line too long or cut"));
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "event line too long or cut",
+                ));
             }
             while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
                 line.pop();

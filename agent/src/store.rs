@@ -16,11 +16,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         ".{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("state")
     ));
-    let mut file = std::fs::File::create(&tmp).map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
+    let mut file = std::fs::File::create(&tmp)
+        .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
     file.write_all(bytes)
         .and_then(|_| file.sync_all())
         .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("renaming to {}", path.display()), e))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| Error::io(format!("renaming to {}", path.display()), e))?;
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }

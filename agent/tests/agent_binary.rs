@@ -18,15 +18,28 @@ fn policy(version: u64, attackers: &[&str]) -> Policy {
     let now = signing::now();
     let sandbox = Sandbox {
         id: "sb-1".into(),
-        endpoints: vec![Endpoint { service: "ftp".into(), address: SANDBOX.parse().unwrap(), port: 21 }],
+        endpoints: vec![Endpoint {
+            service: "ftp".into(),
+            address: SANDBOX.parse().unwrap(),
+            port: 21,
+        }],
     };
     Policy {
         version,
         mode: Mode::Unreal,
-        whitelist: Whitelist { addresses: vec![], ports: vec![22] },
+        whitelist: Whitelist {
+            addresses: vec![],
+            ports: vec![22],
+        },
         attackers: attackers
             .iter()
-            .map(|a| Attacker { address: a.parse().unwrap(), reason: "ftp.brute_force".into(), since: now, expires: now + 600, sandbox: Some(sandbox.clone()) })
+            .map(|a| Attacker {
+                address: a.parse().unwrap(),
+                reason: "ftp.brute_force".into(),
+                since: now,
+                expires: now + 600,
+                sandbox: Some(sandbox.clone()),
+            })
             .collect(),
         default_sandbox: None,
     }
@@ -91,7 +104,13 @@ fn agent_follows_pushes_and_cleans_up_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &detector.url(), &key);
     let bin = env!("CARGO_BIN_EXE_kyoka-agent");
-    let args = [bin, "--mode", "unreal", "--config", config.to_str().unwrap()];
+    let args = [
+        bin,
+        "--mode",
+        "unreal",
+        "--config",
+        config.to_str().unwrap(),
+    ];
 
     let pid = lab.spawn(&prod, &args);
     wait_for("the table", || lab.nft_list().contains("table inet kyoka"));
@@ -99,27 +118,56 @@ fn agent_follows_pushes_and_cleans_up_on_sigterm() {
     assert_eq!(open.line().unwrap(), "220 production-ftp");
 
     detector.publish(policy(2, &[ATTACKER]));
-    wait_for("the redirect", || banner(&lab.attacker, PROD_ATT, 21).as_deref() == Ok("220 sandbox-ftp"));
-    assert_eq!(banner(&lab.good, PROD_GOOD, 21).unwrap(), "220 production-ftp");
-    assert_eq!(open.ask("still here").unwrap(), "production-ftp: still here");
+    wait_for("the redirect", || {
+        banner(&lab.attacker, PROD_ATT, 21).as_deref() == Ok("220 sandbox-ftp")
+    });
+    assert_eq!(
+        banner(&lab.good, PROD_GOOD, 21).unwrap(),
+        "220 production-ftp"
+    );
+    assert_eq!(
+        open.ask("still here").unwrap(),
+        "production-ftp: still here"
+    );
 
     // A lower version changes nothing.
     detector.publish(policy(1, &[]));
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(banner(&lab.attacker, PROD_ATT, 21).unwrap(), "220 sandbox-ftp");
+    assert_eq!(
+        banner(&lab.attacker, PROD_ATT, 21).unwrap(),
+        "220 sandbox-ftp"
+    );
     wait_for("a signed heartbeat", || {
-        detector.seen().iter().any(|s| s.path == "/api/v1/agents/heartbeat" && s.signature_ok && String::from_utf8_lossy(&s.body).contains("\"policy_version\":2"))
+        detector.seen().iter().any(|s| {
+            s.path == "/api/v1/agents/heartbeat"
+                && s.signature_ok
+                && String::from_utf8_lossy(&s.body).contains("\"policy_version\":2")
+        })
     });
 
     stop(&mut lab, pid);
-    assert!(!lab.nft_list().contains("kyoka"), "table left after SIGTERM");
-    assert_eq!(banner(&lab.attacker, PROD_ATT, 21).unwrap(), "220 production-ftp");
+    assert!(
+        !lab.nft_list().contains("kyoka"),
+        "table left after SIGTERM"
+    );
+    assert_eq!(
+        banner(&lab.attacker, PROD_ATT, 21).unwrap(),
+        "220 production-ftp"
+    );
 
     // Restart with the detector away: the saved policy is enforced at once.
     let away = write_config(dir.path(), "http://127.0.0.1:9", &key);
-    let pid = lab.spawn(&prod, &[bin, "--mode", "unreal", "--config", away.to_str().unwrap()]);
-    wait_for("the saved policy", || banner(&lab.attacker, PROD_ATT, 21).as_deref() == Ok("220 sandbox-ftp"));
-    assert_eq!(banner(&lab.good, PROD_GOOD, 21).unwrap(), "220 production-ftp");
+    let pid = lab.spawn(
+        &prod,
+        &[bin, "--mode", "unreal", "--config", away.to_str().unwrap()],
+    );
+    wait_for("the saved policy", || {
+        banner(&lab.attacker, PROD_ATT, 21).as_deref() == Ok("220 sandbox-ftp")
+    });
+    assert_eq!(
+        banner(&lab.good, PROD_GOOD, 21).unwrap(),
+        "220 production-ftp"
+    );
     stop(&mut lab, pid);
     assert!(!lab.nft_list().contains("kyoka"));
 }

@@ -11,7 +11,10 @@ use model::policy::{Attacker, Endpoint, Mode, Policy, Sandbox, ServiceInfo, Whit
 fn services() -> Vec<ServiceInfo> {
     [("ftp", 21), ("ssh", 22), ("redis", 6379)]
         .into_iter()
-        .map(|(n, p)| ServiceInfo { name: n.into(), port: p })
+        .map(|(n, p)| ServiceInfo {
+            name: n.into(),
+            port: p,
+        })
         .collect()
 }
 
@@ -20,7 +23,11 @@ fn sandbox() -> Sandbox {
         id: "sb-1".into(),
         endpoints: services()
             .into_iter()
-            .map(|s| Endpoint { service: s.name, address: SANDBOX.parse().unwrap(), port: s.port })
+            .map(|s| Endpoint {
+                service: s.name,
+                address: SANDBOX.parse().unwrap(),
+                port: s.port,
+            })
             .collect(),
     }
 }
@@ -30,7 +37,10 @@ fn policy(version: u64, mode: Mode, attackers: &[&str], whitelist: &[&str]) -> P
     Policy {
         version,
         mode,
-        whitelist: Whitelist { addresses: whitelist.iter().map(|s| s.to_string()).collect(), ports: vec![22] },
+        whitelist: Whitelist {
+            addresses: whitelist.iter().map(|s| s.to_string()).collect(),
+            ports: vec![22],
+        },
         attackers: attackers
             .iter()
             .map(|a| Attacker {
@@ -81,7 +91,11 @@ fn remove(lab: &Lab, e: Enforcer) {
         let mut e = e;
         e.remove().expect("remove table");
     });
-    assert!(!lab.nft_list().contains("kyoka"), "table left behind:\n{}", lab.nft_list());
+    assert!(
+        !lab.nft_list().contains("kyoka"),
+        "table left behind:\n{}",
+        lab.nft_list()
+    );
 }
 
 #[test]
@@ -92,16 +106,33 @@ fn unreal_sends_only_the_attackers_new_connections_to_the_sandbox() {
     assert_eq!(open.line().unwrap(), "220 production-ftp");
     let e = apply(&lab, e, policy(1, Mode::Unreal, &[ATTACKER], &[]));
 
-    assert_eq!(banner(&lab.attacker, PROD_ATT, 21).unwrap(), "220 sandbox-ftp");
+    assert_eq!(
+        banner(&lab.attacker, PROD_ATT, 21).unwrap(),
+        "220 sandbox-ftp"
+    );
     assert_eq!(redis_who(&lab.attacker, PROD_ATT).unwrap(), "sandbox");
-    assert_eq!(banner(&lab.attacker, PROD_ATT, 22).unwrap(), "220 production-ssh", "whitelisted port");
-    assert_eq!(banner(&lab.good, PROD_GOOD, 21).unwrap(), "220 production-ftp");
+    assert_eq!(
+        banner(&lab.attacker, PROD_ATT, 22).unwrap(),
+        "220 production-ssh",
+        "whitelisted port"
+    );
+    assert_eq!(
+        banner(&lab.good, PROD_GOOD, 21).unwrap(),
+        "220 production-ftp"
+    );
     assert_eq!(redis_who(&lab.good, PROD_GOOD).unwrap(), "production");
-    assert_eq!(open.ask("still here").unwrap(), "production-ftp: still here", "open connection kept");
+    assert_eq!(
+        open.ask("still here").unwrap(),
+        "production-ftp: still here",
+        "open connection kept"
+    );
 
     // The attacker leaves the policy: back to production.
     let e = apply(&lab, e, policy(2, Mode::Unreal, &[], &[]));
-    assert_eq!(banner(&lab.attacker, PROD_ATT, 21).unwrap(), "220 production-ftp");
+    assert_eq!(
+        banner(&lab.attacker, PROD_ATT, 21).unwrap(),
+        "220 production-ftp"
+    );
     remove(&lab, e);
 }
 
@@ -111,13 +142,31 @@ fn honeypot_sends_every_source_but_the_whitelisted_to_the_sandbox() {
     let e = enforcer(&lab, Mode::Honeypot);
     let mut open = connect(&lab.attacker, PROD_ATT, 21).unwrap();
     assert_eq!(open.line().unwrap(), "220 production-ftp");
-    let e = apply(&lab, e, policy(1, Mode::Honeypot, &[], &[&format!("{GOOD}/32")]));
+    let e = apply(
+        &lab,
+        e,
+        policy(1, Mode::Honeypot, &[], &[&format!("{GOOD}/32")]),
+    );
 
-    assert_eq!(banner(&lab.attacker, PROD_ATT, 21).unwrap(), "220 sandbox-ftp");
+    assert_eq!(
+        banner(&lab.attacker, PROD_ATT, 21).unwrap(),
+        "220 sandbox-ftp"
+    );
     assert_eq!(redis_who(&lab.attacker, PROD_ATT).unwrap(), "sandbox");
-    assert_eq!(banner(&lab.attacker, PROD_ATT, 22).unwrap(), "220 production-ssh", "whitelisted port");
-    assert_eq!(banner(&lab.good, PROD_GOOD, 21).unwrap(), "220 production-ftp", "whitelisted address");
-    assert_eq!(open.ask("still here").unwrap(), "production-ftp: still here");
+    assert_eq!(
+        banner(&lab.attacker, PROD_ATT, 22).unwrap(),
+        "220 production-ssh",
+        "whitelisted port"
+    );
+    assert_eq!(
+        banner(&lab.good, PROD_GOOD, 21).unwrap(),
+        "220 production-ftp",
+        "whitelisted address"
+    );
+    assert_eq!(
+        open.ask("still here").unwrap(),
+        "production-ftp: still here"
+    );
     remove(&lab, e);
 }
 
@@ -129,10 +178,23 @@ fn back_reflects_the_attackers_new_connections_to_itself() {
     assert_eq!(open.line().unwrap(), "220 production-ftp");
     let e = apply(&lab, e, policy(1, Mode::Back, &[ATTACKER], &[]));
 
-    assert_eq!(banner(&lab.attacker, PROD_ATT, 21).unwrap(), "220 attacker-ftp");
-    assert_eq!(banner(&lab.attacker, PROD_ATT, 22).unwrap(), "220 production-ssh", "whitelisted port");
-    assert_eq!(banner(&lab.good, PROD_GOOD, 21).unwrap(), "220 production-ftp");
-    assert_eq!(open.ask("still here").unwrap(), "production-ftp: still here");
+    assert_eq!(
+        banner(&lab.attacker, PROD_ATT, 21).unwrap(),
+        "220 attacker-ftp"
+    );
+    assert_eq!(
+        banner(&lab.attacker, PROD_ATT, 22).unwrap(),
+        "220 production-ssh",
+        "whitelisted port"
+    );
+    assert_eq!(
+        banner(&lab.good, PROD_GOOD, 21).unwrap(),
+        "220 production-ftp"
+    );
+    assert_eq!(
+        open.ask("still here").unwrap(),
+        "production-ftp: still here"
+    );
     remove(&lab, e);
 }
 
@@ -144,10 +206,64 @@ fn firewall_drops_the_attackers_new_connections() {
     assert_eq!(open.line().unwrap(), "220 production-ftp");
     let e = apply(&lab, e, policy(1, Mode::Firewall, &[ATTACKER], &[]));
 
-    assert!(banner(&lab.attacker, PROD_ATT, 21).is_err(), "attacker must be dropped");
+    assert!(
+        banner(&lab.attacker, PROD_ATT, 21).is_err(),
+        "attacker must be dropped"
+    );
     assert!(redis_who(&lab.attacker, PROD_ATT).is_err());
-    assert_eq!(banner(&lab.attacker, PROD_ATT, 22).unwrap(), "220 production-ssh", "whitelisted port");
-    assert_eq!(banner(&lab.good, PROD_GOOD, 21).unwrap(), "220 production-ftp");
-    assert_eq!(open.ask("still here").unwrap(), "production-ftp: still here");
+    assert_eq!(
+        banner(&lab.attacker, PROD_ATT, 22).unwrap(),
+        "220 production-ssh",
+        "whitelisted port"
+    );
+    assert_eq!(
+        banner(&lab.good, PROD_GOOD, 21).unwrap(),
+        "220 production-ftp"
+    );
+    assert_eq!(
+        open.ask("still here").unwrap(),
+        "production-ftp: still here"
+    );
+    remove(&lab, e);
+}
+
+#[test]
+fn unreal_reaches_sandboxes_on_other_ports_and_addresses() {
+    // Sandbox endpoints that are not on the well-known port take the
+    // per-service map (attacker . port → address . port).
+    let lab = lab();
+    banner_server(&lab.sandbox, 2121, "sandbox-ftp-2121");
+    let e = enforcer(&lab, Mode::Unreal);
+    let mut p = policy(1, Mode::Unreal, &[ATTACKER], &[]);
+    p.attackers[0].sandbox = Some(Sandbox {
+        id: "sb-odd".into(),
+        endpoints: vec![
+            Endpoint {
+                service: "ftp".into(),
+                address: SANDBOX.parse().unwrap(),
+                port: 2121,
+            },
+            Endpoint {
+                service: "redis".into(),
+                address: SANDBOX.parse().unwrap(),
+                port: 6379,
+            },
+        ],
+    });
+    let e = apply(&lab, e, p);
+    assert!(
+        lab.nft_list().contains(". 21 timeout"),
+        "{}",
+        lab.nft_list()
+    );
+    assert_eq!(
+        banner(&lab.attacker, PROD_ATT, 21).unwrap(),
+        "220 sandbox-ftp-2121"
+    );
+    assert_eq!(redis_who(&lab.attacker, PROD_ATT).unwrap(), "sandbox");
+    assert_eq!(
+        banner(&lab.good, PROD_GOOD, 21).unwrap(),
+        "220 production-ftp"
+    );
     remove(&lab, e);
 }

@@ -15,13 +15,29 @@ use model::policy::{Heartbeat, Mode, Policy, ServiceInfo, Whitelist};
 use model::signing;
 
 fn policy(version: u64) -> Policy {
-    Policy { version, mode: Mode::Unreal, whitelist: Whitelist { addresses: vec![], ports: vec![22] }, attackers: vec![], default_sandbox: None }
+    Policy {
+        version,
+        mode: Mode::Unreal,
+        whitelist: Whitelist {
+            addresses: vec![],
+            ports: vec![22],
+        },
+        attackers: vec![],
+        default_sandbox: None,
+    }
 }
 
 fn setup() -> (StandInDetector, PolicyClient, String) {
     let key = signing::new_key();
     let detector = StandInDetector::serve(TcpListener::bind("127.0.0.1:0").unwrap(), &key);
-    let client = PolicyClient::new(&detector.url(), "agent-1", &key, Duration::from_secs(3), Duration::from_secs(5)).unwrap();
+    let client = PolicyClient::new(
+        &detector.url(),
+        "agent-1",
+        &key,
+        Duration::from_secs(3),
+        Duration::from_secs(5),
+    )
+    .unwrap();
     (detector, client, key)
 }
 
@@ -30,19 +46,40 @@ fn fetch_takes_signed_answers_and_refuses_the_rest() {
     let (detector, client, _) = setup();
     detector.publish(policy(3));
     assert_eq!(client.fetch_policy().unwrap(), policy(3));
-    assert!(detector.seen().iter().all(|s| s.signature_ok), "the request must be signed");
+    assert!(
+        detector.seen().iter().all(|s| s.signature_ok),
+        "the request must be signed"
+    );
 
-    for bad in [Answer::Unsigned, Answer::WrongKey, Answer::Stale, Answer::OtherNonce] {
+    for bad in [
+        Answer::Unsigned,
+        Answer::WrongKey,
+        Answer::Stale,
+        Answer::OtherNonce,
+    ] {
         detector.set_answer(bad);
-        let err = client.fetch_policy().expect_err(&format!("{bad:?} must be refused"));
+        let err = client
+            .fetch_policy()
+            .expect_err(&format!("{bad:?} must be refused"));
         assert!(err.to_string().contains("refused"), "{bad:?}: {err}");
     }
     detector.set_answer(Answer::Good);
     assert_eq!(client.fetch_policy().unwrap().version, 3);
 
     // An agent with the wrong key gets 401 and believes nothing.
-    let intruder = PolicyClient::new(&detector.url(), "agent-1", &signing::new_key(), Duration::from_secs(3), Duration::from_secs(5)).unwrap();
-    assert!(intruder.fetch_policy().unwrap_err().to_string().contains("401"));
+    let intruder = PolicyClient::new(
+        &detector.url(),
+        "agent-1",
+        &signing::new_key(),
+        Duration::from_secs(3),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert!(intruder
+        .fetch_policy()
+        .unwrap_err()
+        .to_string()
+        .contains("401"));
 }
 
 #[test]
@@ -53,12 +90,18 @@ fn heartbeat_is_signed_and_carries_the_inventory() {
         agent_version: "0.1.0".into(),
         mode: Mode::Back,
         policy_version: 9,
-        services: vec![ServiceInfo { name: "ftp".into(), port: 21 }],
+        services: vec![ServiceInfo {
+            name: "ftp".into(),
+            port: 21,
+        }],
     };
     client.heartbeat(&hb).unwrap();
     let seen = detector.seen();
     let last = seen.last().unwrap();
-    assert_eq!((last.method.as_str(), last.path.as_str(), last.signature_ok), ("POST", "/api/v1/agents/heartbeat", true));
+    assert_eq!(
+        (last.method.as_str(), last.path.as_str(), last.signature_ok),
+        ("POST", "/api/v1/agents/heartbeat", true)
+    );
     assert_eq!(serde_json::from_slice::<Heartbeat>(&last.body).unwrap(), hb);
     detector.set_answer(Answer::Unsigned);
     assert!(client.heartbeat(&hb).is_err());
@@ -69,11 +112,11 @@ fn stream_yields_verified_pushes_and_refuses_forged_stale_and_foreign_ones() {
     let (detector, client, key) = setup();
     detector.publish(policy(1));
     let mut stream = client.open_stream().unwrap();
-    let next_policy = |s: &mut agent::client::PolicyStream| match s.next().unwrap() {
+    let next_policy = |s: &mut agent::client::PolicyStream| match s.next_item().unwrap() {
         Some(StreamItem::Policy(p)) => p.version,
         other => panic!("expected a policy, got {other:?}"),
     };
-    let next_refused = |s: &mut agent::client::PolicyStream| match s.next().unwrap() {
+    let next_refused = |s: &mut agent::client::PolicyStream| match s.next_item().unwrap() {
         Some(StreamItem::Refused(why)) => why,
         other => panic!("expected a refusal, got {other:?}"),
     };
@@ -127,6 +170,10 @@ fn follower_reconnects_after_the_stream_breaks() {
     while got.last() != Some(&4) {
         got.push(rx.recv_timeout(wait).unwrap().version);
     }
-    let polls = detector.seen().iter().filter(|s| s.path == "/api/v1/policy").count();
+    let polls = detector
+        .seen()
+        .iter()
+        .filter(|s| s.path == "/api/v1/policy")
+        .count();
     assert!(polls <= 1, "polling is only a fallback ({polls} polls)");
 }

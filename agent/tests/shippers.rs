@@ -20,7 +20,10 @@ fn ship_config(dir: &Path, syslog: String) -> ShipConfig {
         syslog_address: syslog,
         files: vec![],
         redis_monitor: vec![],
-        shipper: ShipperConfig { poll_interval_milliseconds: 50, ..ShipperConfig::default() },
+        shipper: ShipperConfig {
+            poll_interval_milliseconds: 50,
+            ..ShipperConfig::default()
+        },
         backoff_min: Duration::from_millis(50),
         backoff_max: Duration::from_millis(200),
     }
@@ -33,7 +36,9 @@ fn read_frame(r: &mut BufReader<TcpStream>) -> std::io::Result<(String, String)>
     if len.is_empty() {
         return Err(std::io::ErrorKind::UnexpectedEof.into());
     }
-    let n: usize = String::from_utf8_lossy(&len[..len.len() - 1]).parse().expect("octet count");
+    let n: usize = String::from_utf8_lossy(&len[..len.len() - 1])
+        .parse()
+        .expect("octet count");
     let mut msg = vec![0; n];
     r.read_exact(&mut msg)?;
     let text = String::from_utf8_lossy(&msg).into_owned();
@@ -45,7 +50,11 @@ fn read_frame(r: &mut BufReader<TcpStream>) -> std::io::Result<(String, String)>
 }
 
 fn append(path: &Path, lines: std::ops::Range<usize>) {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
     for i in lines {
         writeln!(f, "line {i}").unwrap();
     }
@@ -57,9 +66,17 @@ fn lines_spooled_while_the_receiver_is_down_arrive_once_and_in_order() {
     let log = dir.path().join("vsftpd.log");
     std::fs::write(&log, "").unwrap();
     // A port with nobody listening: the detector is down.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut config = ship_config(dir.path(), format!("127.0.0.1:{port}"));
-    config.files.push(FileConfig { path: log.clone(), app_name: "vsftpd".into(), start_at: StartAt::Beginning });
+    config.files.push(FileConfig {
+        path: log.clone(),
+        app_name: "vsftpd".into(),
+        start_at: StartAt::Beginning,
+    });
     let spool = start_with(config).unwrap();
 
     append(&log, 0..100);
@@ -80,7 +97,8 @@ fn lines_spooled_while_the_receiver_is_down_arrive_once_and_in_order() {
 
     let listener = TcpListener::bind(("127.0.0.1", port)).expect("rebind the receiver's port");
     let (conn, _) = listener.accept().unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut reader = BufReader::new(conn);
     let mut got = Vec::new();
     while got.len() < 300 {
@@ -90,7 +108,10 @@ fn lines_spooled_while_the_receiver_is_down_arrive_once_and_in_order() {
     }
     let want: Vec<String> = (0..300).map(|i| format!("line {i}")).collect();
     assert_eq!(got, want);
-    reader.get_ref().set_read_timeout(Some(Duration::from_millis(700))).unwrap();
+    reader
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
     let mut extra = [0u8; 1];
     assert!(reader.read(&mut extra).is_err(), "nothing is sent twice");
     assert_eq!(spool.pending(), 0);
@@ -108,10 +129,25 @@ impl Drop for Redis {
 fn redis_monitor_lines_are_shipped() {
     common::require(&["redis-server"]);
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let _redis = Redis(
         Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--requirepass", "s3cret", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--requirepass",
+                "s3cret",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .args(["--dir", dir.path().to_str().unwrap()])
             .stdout(Stdio::null())
             .spawn()
@@ -136,7 +172,9 @@ fn redis_monitor_lines_are_shipped() {
             Err(e) => panic!("redis-server did not start: {e}"),
         }
     };
-    client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let (conn, _) = {
         receiver.set_nonblocking(true).unwrap();
         loop {
@@ -145,13 +183,16 @@ fn redis_monitor_lines_are_shipped() {
             let _ = client.read(&mut buf).unwrap();
             match receiver.accept() {
                 Ok(c) => break c,
-                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
                 Err(e) => panic!("nothing shipped: {e}"),
             }
         }
     };
     conn.set_nonblocking(false).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut reader = BufReader::new(conn);
     loop {
         let (app, msg) = read_frame(&mut reader).expect("a MONITOR frame");
@@ -159,7 +200,10 @@ fn redis_monitor_lines_are_shipped() {
         // Redis leaves admin commands (CONFIG, SLAVEOF) out of MONITOR;
         // FLUSHALL and EVAL are in it.
         if msg.contains(r#""FLUSHALL""#) {
-            assert!(msg.contains("127.0.0.1:"), "the client's address is in the line: {msg}");
+            assert!(
+                msg.contains("127.0.0.1:"),
+                "the client's address is in the line: {msg}"
+            );
             break;
         }
     }

@@ -62,7 +62,9 @@ impl Follower {
         if self.open.is_none() {
             self.open_path();
         }
-        let Some((_, inode)) = &self.open else { return Ok(()) };
+        let Some((_, inode)) = &self.open else {
+            return Ok(());
+        };
         let inode = *inode;
         if self.truncated() {
             self.partial.clear();
@@ -87,7 +89,10 @@ impl Follower {
         }
         if (self.open.as_ref().map(|o| o.1), self.offset) != before {
             if let Some((_, inode)) = &self.open {
-                let pos = Position { inode: *inode, offset: self.offset - self.partial.len() as u64 };
+                let pos = Position {
+                    inode: *inode,
+                    offset: self.offset - self.partial.len() as u64,
+                };
                 write_atomic(&self.position_path, &serde_json::to_vec(&pos)?)?;
             }
         }
@@ -97,8 +102,12 @@ impl Follower {
     /// Truncated in place (copytruncate): shorter than what was read, or
     /// the bytes just before the offset are no longer those read.
     fn truncated(&mut self) -> bool {
-        let Some((file, _)) = &mut self.open else { return false };
-        let Ok(meta) = file.metadata() else { return false };
+        let Some((file, _)) = &mut self.open else {
+            return false;
+        };
+        let Ok(meta) = file.metadata() else {
+            return false;
+        };
         if meta.len() < self.offset {
             return true;
         }
@@ -107,11 +116,15 @@ impl Follower {
         }
         let mut now = vec![0u8; self.tail.len()];
         let at = self.offset - self.tail.len() as u64;
-        file.seek(SeekFrom::Start(at)).is_ok() && file.read_exact(&mut now).is_ok() && now != self.tail
+        file.seek(SeekFrom::Start(at)).is_ok()
+            && file.read_exact(&mut now).is_ok()
+            && now != self.tail
     }
 
     fn open_path(&mut self) {
-        let Ok(file) = File::open(&self.path) else { return };
+        let Ok(file) = File::open(&self.path) else {
+            return;
+        };
         let Ok(meta) = file.metadata() else { return };
         let saved: Option<Position> = std::fs::read(&self.position_path)
             .ok()
@@ -130,7 +143,9 @@ impl Follower {
     }
 
     fn read_available(&mut self, emit: &mut dyn FnMut(&[u8])) {
-        let Some((file, _)) = &mut self.open else { return };
+        let Some((file, _)) = &mut self.open else {
+            return;
+        };
         if file.seek(SeekFrom::Start(self.offset)).is_err() {
             return;
         }
@@ -179,12 +194,19 @@ mod tests {
 
     fn lines(f: &mut Follower) -> Vec<String> {
         let mut out = Vec::new();
-        f.poll(&mut |l| out.push(String::from_utf8_lossy(l).into_owned())).unwrap();
+        f.poll(&mut |l| out.push(String::from_utf8_lossy(l).into_owned()))
+            .unwrap();
         out
     }
 
     fn append(path: &Path, text: &str) {
-        std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap().write_all(text.as_bytes()).unwrap();
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
     }
 
     #[test]

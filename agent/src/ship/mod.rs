@@ -50,7 +50,10 @@ pub fn start(config: &Config) -> Result<Option<Arc<spool::Spool>>> {
 }
 
 pub fn start_with(config: ShipConfig) -> Result<Arc<spool::Spool>> {
-    let spool = Arc::new(spool::Spool::open(&config.state_dir, config.shipper.spool_max_bytes)?);
+    let spool = Arc::new(spool::Spool::open(
+        &config.state_dir,
+        config.shipper.spool_max_bytes,
+    )?);
     let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
         std::thread::Builder::new()
             .name(name.into())
@@ -59,18 +62,36 @@ pub fn start_with(config: ShipConfig) -> Result<Arc<spool::Spool>> {
             .map_err(|e| Error::io(format!("starting {name}"), e))
     };
     {
-        let (address, spool, min, max) = (config.syslog_address.clone(), spool.clone(), config.backoff_min, config.backoff_max);
-        spawn("ship-send", Box::new(move || sender::run(address, spool, min, max)))?;
+        let (address, spool, min, max) = (
+            config.syslog_address.clone(),
+            spool.clone(),
+            config.backoff_min,
+            config.backoff_max,
+        );
+        spawn(
+            "ship-send",
+            Box::new(move || sender::run(address, spool, min, max)),
+        )?;
     }
     let poll = Duration::from_millis(config.shipper.poll_interval_milliseconds.max(10));
     for file in config.files.clone() {
-        let (spool, host, dir, line_max) = (spool.clone(), config.host.clone(), config.state_dir.clone(), config.shipper.line_max_bytes);
+        let (spool, host, dir, line_max) = (
+            spool.clone(),
+            config.host.clone(),
+            config.state_dir.clone(),
+            config.shipper.line_max_bytes,
+        );
         spawn(
             "ship-file",
             Box::new(move || {
                 let mut follower = file::Follower::new(&file.path, file.start_at, &dir, line_max);
                 let mut emit = |line: &[u8]| {
-                    if let Err(e) = spool.push(&syslog::frame(&host, &file.app_name, line, syslog::now_micros())) {
+                    if let Err(e) = spool.push(&syslog::frame(
+                        &host,
+                        &file.app_name,
+                        line,
+                        syslog::now_micros(),
+                    )) {
                         tracing::error!(error = %e, "spool write failed");
                     }
                 };
@@ -84,13 +105,20 @@ pub fn start_with(config: ShipConfig) -> Result<Arc<spool::Spool>> {
         )?;
     }
     for redis in config.redis_monitor.clone() {
-        let (spool, host, min, max) = (spool.clone(), config.host.clone(), config.backoff_min, config.backoff_max);
+        let (spool, host, min, max) = (
+            spool.clone(),
+            config.host.clone(),
+            config.backoff_min,
+            config.backoff_max,
+        );
         spawn(
             "ship-redis",
             Box::new(move || {
                 let app = redis.app_name.clone();
                 let mut emit = |line: &[u8]| {
-                    if let Err(e) = spool.push(&syslog::frame(&host, &app, line, syslog::now_micros())) {
+                    if let Err(e) =
+                        spool.push(&syslog::frame(&host, &app, line, syslog::now_micros()))
+                    {
                         tracing::error!(error = %e, "spool write failed");
                     }
                 };

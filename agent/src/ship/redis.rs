@@ -21,11 +21,18 @@ fn command(args: &[&str]) -> Vec<u8> {
 
 /// Runs forever: connect, authenticate, MONITOR, emit each line; reconnect
 /// with backoff when the connection ends.
-pub fn run(config: RedisMonitorConfig, emit: &mut dyn FnMut(&[u8]), backoff_min: Duration, backoff_max: Duration) {
+pub fn run(
+    config: RedisMonitorConfig,
+    emit: &mut dyn FnMut(&[u8]),
+    backoff_min: Duration,
+    backoff_max: Duration,
+) {
     let mut backoff = backoff_min;
     loop {
         match session(&config, emit, &mut backoff, backoff_min) {
-            Ok(()) => tracing::warn!(address = %config.address, "redis closed the MONITOR connection"),
+            Ok(()) => {
+                tracing::warn!(address = %config.address, "redis closed the MONITOR connection")
+            }
             Err(e) => tracing::warn!(address = %config.address, error = %e, "redis MONITOR failed"),
         }
         std::thread::sleep(backoff);
@@ -58,7 +65,9 @@ fn session(
     tracing::info!(address = %config.address, "redis MONITOR running");
     loop {
         let mut line = Vec::new();
-        let n = (&mut reader).take(LINE_MAX as u64).read_until(b'\n', &mut line)?;
+        let n = (&mut reader)
+            .take(LINE_MAX as u64)
+            .read_until(b'\n', &mut line)?;
         if n == 0 {
             return Ok(());
         }

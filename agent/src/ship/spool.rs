@@ -30,7 +30,8 @@ pub struct Spool {
 
 impl Spool {
     pub fn open(dir: &Path, max_bytes: u64) -> Result<Spool> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let data = dir.join("spool.data");
         let offset_path = dir.join("spool.offset");
         let file = OpenOptions::new()
@@ -39,14 +40,22 @@ impl Spool {
             .append(true)
             .open(&data)
             .map_err(|e| Error::io(format!("opening {}", data.display()), e))?;
-        let len = file.metadata().map_err(|e| Error::io("spool size", e))?.len();
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io("spool size", e))?
+            .len();
         let sent = std::fs::read_to_string(&offset_path)
             .ok()
             .and_then(|s| s.trim().parse::<u64>().ok())
             .unwrap_or(0)
             .min(len);
         Ok(Spool {
-            inner: Mutex::new(Inner { file, len, sent, dropped: 0 }),
+            inner: Mutex::new(Inner {
+                file,
+                len,
+                sent,
+                dropped: 0,
+            }),
             ready: Condvar::new(),
             offset_path,
             max_bytes,
@@ -64,7 +73,10 @@ impl Spool {
             }
             return Ok(());
         }
-        inner.file.write_all(frame).map_err(|e| Error::io("appending to the spool", e))?;
+        inner
+            .file
+            .write_all(frame)
+            .map_err(|e| Error::io("appending to the spool", e))?;
         inner.len += frame.len() as u64;
         self.ready.notify_all();
         Ok(())
@@ -88,8 +100,10 @@ impl Spool {
         let mut buf = vec![0; want];
         let sent = inner.sent;
         let file = &mut inner.file;
-        file.seek(SeekFrom::Start(sent)).map_err(|e| Error::io("reading the spool", e))?;
-        file.read_exact(&mut buf).map_err(|e| Error::io("reading the spool", e))?;
+        file.seek(SeekFrom::Start(sent))
+            .map_err(|e| Error::io("reading the spool", e))?;
+        file.read_exact(&mut buf)
+            .map_err(|e| Error::io("reading the spool", e))?;
         // Only whole frames; a frame larger than the batch is read whole.
         let mut end = 0;
         loop {
@@ -98,7 +112,10 @@ impl Spool {
                 Some(Err(())) => {
                     // A torn write from a crash: skip the rest of the spool
                     // rather than send garbage forever.
-                    tracing::error!(offset = sent + end as u64, "damaged spool; skipping to its end");
+                    tracing::error!(
+                        offset = sent + end as u64,
+                        "damaged spool; skipping to its end"
+                    );
                     let skip = inner.len;
                     drop(inner);
                     self.commit(skip)?;
@@ -115,7 +132,10 @@ impl Spool {
             let total = match frame_len(&buf) {
                 None => {
                     let space = buf.iter().position(|b| *b == b' ').unwrap_or(0);
-                    let n: usize = std::str::from_utf8(&buf[..space]).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+                    let n: usize = std::str::from_utf8(&buf[..space])
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0);
                     space + 1 + n
                 }
                 _ => buf.len(),
@@ -125,8 +145,10 @@ impl Spool {
             }
             buf.resize(total, 0);
             let file = &mut inner.file;
-            file.seek(SeekFrom::Start(sent)).map_err(|e| Error::io("reading the spool", e))?;
-            file.read_exact(&mut buf).map_err(|e| Error::io("reading the spool", e))?;
+            file.seek(SeekFrom::Start(sent))
+                .map_err(|e| Error::io("reading the spool", e))?;
+            file.read_exact(&mut buf)
+                .map_err(|e| Error::io("reading the spool", e))?;
             end = total;
         }
         buf.truncate(end);
@@ -139,7 +161,10 @@ impl Spool {
         let mut inner = self.inner.lock().expect("spool lock");
         inner.sent = offset.min(inner.len);
         if inner.sent == inner.len {
-            inner.file.set_len(0).map_err(|e| Error::io("truncating the spool", e))?;
+            inner
+                .file
+                .set_len(0)
+                .map_err(|e| Error::io("truncating the spool", e))?;
             inner.len = 0;
             inner.sent = 0;
         }
@@ -162,7 +187,9 @@ mod tests {
     fn batches_hold_whole_frames_and_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let spool = Spool::open(dir.path(), 1 << 20).unwrap();
-        let frames: Vec<Vec<u8>> = (0..5).map(|i| frame("h", "app", format!("line {i}").as_bytes(), 0)).collect();
+        let frames: Vec<Vec<u8>> = (0..5)
+            .map(|i| frame("h", "app", format!("line {i}").as_bytes(), 0))
+            .collect();
         for f in &frames {
             spool.push(f).unwrap();
         }

@@ -6,7 +6,11 @@ const PRI: u8 = 16 * 8 + 6;
 
 /// Printable ASCII without spaces, cut to `max` (RFC 5424 header fields).
 fn field(text: &str, max: usize) -> String {
-    let s: String = text.chars().filter(|c| c.is_ascii_graphic()).take(max).collect();
+    let s: String = text
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(max)
+        .collect();
     if s.is_empty() {
         "-".into()
     } else {
@@ -18,7 +22,11 @@ fn field(text: &str, max: usize) -> String {
 /// `micros` (Unix microseconds).
 pub fn frame(host: &str, app_name: &str, line: &[u8], micros: i64) -> Vec<u8> {
     let ts = model::Timestamp::from_micros(micros);
-    let head = format!("<{PRI}>1 {ts} {} {} - - - ", field(host, 255), field(app_name, 48));
+    let head = format!(
+        "<{PRI}>1 {ts} {} {} - - - ",
+        field(host, 255),
+        field(app_name, 48)
+    );
     let len = head.len() + line.len();
     let mut out = Vec::with_capacity(len + 12);
     out.extend_from_slice(len.to_string().as_bytes());
@@ -35,7 +43,10 @@ pub fn frame_len(buf: &[u8]) -> Option<Result<usize, ()>> {
     let Some(space) = space else {
         return if buf.len() >= 11 { Some(Err(())) } else { None };
     };
-    let len: usize = match std::str::from_utf8(&buf[..space]).ok().and_then(|s| s.parse().ok()) {
+    let len: usize = match std::str::from_utf8(&buf[..space])
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
         Some(n) => n,
         None => return Some(Err(())),
     };
@@ -56,12 +67,23 @@ mod tests {
 
     #[test]
     fn frames_count_octets_and_clean_header_fields() {
-        let f = frame("web 1", "vsftpd", b"FAIL LOGIN: \xff\n", 1_700_000_000_000_000);
+        let f = frame(
+            "web 1",
+            "vsftpd",
+            b"FAIL LOGIN: \xff\n",
+            1_700_000_000_000_000,
+        );
         let text = String::from_utf8_lossy(&f);
-        assert!(text.starts_with("67 <134>1 2023-11-14T22:13:20.000000Z web1 vsftpd - - - FAIL"), "{text}");
+        assert!(
+            text.starts_with("67 <134>1 2023-11-14T22:13:20.000000Z web1 vsftpd - - - FAIL"),
+            "{text}"
+        );
         assert_eq!(frame_len(&f), Some(Ok(f.len())));
         assert_eq!(frame_len(&f[..f.len() - 1]), None);
         assert_eq!(frame_len(b"x1 abc"), Some(Err(())));
-        assert_eq!(frame("", "", b"", 0), b"45 <134>1 1970-01-01T00:00:00.000000Z - - - - - ".to_vec());
+        assert_eq!(
+            frame("", "", b"", 0),
+            b"45 <134>1 1970-01-01T00:00:00.000000Z - - - - - ".to_vec()
+        );
     }
 }

@@ -89,14 +89,17 @@ impl StandInDetector {
         let body = serde_json::to_string(&policy).unwrap();
         st.policy = Some(policy);
         let key = st.key.clone();
-        st.streams.retain_mut(|(s, nonce)| send_event(s, &message(&key, nonce, &body, signing::now())).is_ok());
+        st.streams.retain_mut(|(s, nonce)| {
+            send_event(s, &message(&key, nonce, &body, signing::now())).is_ok()
+        });
     }
 
     /// Pushes raw event data built from each stream's nonce.
     pub fn push_raw(&self, make: impl Fn(&str, &str) -> String) {
         let mut st = self.state.lock().unwrap();
         let key = st.key.clone();
-        st.streams.retain_mut(|(s, nonce)| send_event(s, &make(&key, nonce)).is_ok());
+        st.streams
+            .retain_mut(|(s, nonce)| send_event(s, &make(&key, nonce)).is_ok());
     }
 
     /// Cuts every open stream (as a detector restart would).
@@ -118,7 +121,13 @@ pub fn message(key: &str, nonce: &str, body: &str, timestamp: i64) -> String {
         body: body.as_bytes(),
     }
     .sign(key);
-    serde_json::to_string(&SignedMessage { timestamp, nonce: nonce.to_owned(), signature, body: body.to_owned() }).unwrap()
+    serde_json::to_string(&SignedMessage {
+        timestamp,
+        nonce: nonce.to_owned(),
+        signature,
+        body: body.to_owned(),
+    })
+    .unwrap()
 }
 
 fn send_event(s: &mut TcpStream, data: &str) -> std::io::Result<()> {
@@ -150,7 +159,9 @@ fn handle(conn: TcpStream, state: Arc<Mutex<State>>) {
             .find(|h| h.name.eq_ignore_ascii_case(name))
             .map(|h| String::from_utf8_lossy(h.value).into_owned())
     };
-    let length: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let length: usize = header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0; length];
     if reader.read_exact(&mut body).is_err() {
         return;
@@ -159,10 +170,21 @@ fn handle(conn: TcpStream, state: Arc<Mutex<State>>) {
     let path = req.path.unwrap_or("").to_owned();
     let nonce = header(signing::NONCE_HEADER).unwrap_or_default();
     let key = state.lock().unwrap().key.clone();
-    let signature_ok = match (header(signing::TIMESTAMP_HEADER), header(signing::SIGNATURE_HEADER), header(signing::AGENT_HEADER)) {
+    let signature_ok = match (
+        header(signing::TIMESTAMP_HEADER),
+        header(signing::SIGNATURE_HEADER),
+        header(signing::AGENT_HEADER),
+    ) {
         (Some(ts), Some(sig), Some(_agent)) => signing::parse_timestamp(&ts)
             .and_then(|timestamp| {
-                Signed { first: &method, path_and_query: &path, timestamp, nonce: &nonce, body: &body }.verify(&key, &sig, signing::now())
+                Signed {
+                    first: &method,
+                    path_and_query: &path,
+                    timestamp,
+                    nonce: &nonce,
+                    body: &body,
+                }
+                .verify(&key, &sig, signing::now())
             })
             .is_ok(),
         _ => false,
@@ -172,7 +194,12 @@ fn handle(conn: TcpStream, state: Arc<Mutex<State>>) {
         // A nonce seen before is a replay.
         let fresh = !st.nonces.contains(&nonce);
         st.nonces.push(nonce.clone());
-        st.seen.push(Seen { method: method.clone(), path: path.clone(), signature_ok: signature_ok && fresh, body: body.clone() });
+        st.seen.push(Seen {
+            method: method.clone(),
+            path: path.clone(),
+            signature_ok: signature_ok && fresh,
+            body: body.clone(),
+        });
         if !(signature_ok && fresh) {
             Answer::Unauthorized
         } else {
@@ -181,7 +208,9 @@ fn handle(conn: TcpStream, state: Arc<Mutex<State>>) {
     };
     let mut conn = conn;
     if answer == Answer::Unauthorized {
-        let _ = conn.write_all(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        let _ = conn.write_all(
+            b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        );
         return;
     }
     match (method.as_str(), path.as_str()) {
@@ -210,7 +239,9 @@ fn handle(conn: TcpStream, state: Arc<Mutex<State>>) {
             };
             respond(&mut conn, answer, &key, &path, &nonce, &body);
         }
-        ("POST", "/api/v1/agents/heartbeat") => respond(&mut conn, answer, &key, &path, &nonce, b"{}"),
+        ("POST", "/api/v1/agents/heartbeat") => {
+            respond(&mut conn, answer, &key, &path, &nonce, b"{}")
+        }
         _ => {
             let _ = conn.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
         }
@@ -232,7 +263,14 @@ fn respond(conn: &mut TcpStream, answer: Answer, key: &str, path: &str, nonce: &
         Answer::WrongKey => key = signing::new_key(),
         _ => {}
     }
-    let signature = Signed { first: signing::RESPONSE, path_and_query: path, timestamp, nonce: &nonce, body }.sign(&key);
+    let signature = Signed {
+        first: signing::RESPONSE,
+        path_and_query: path,
+        timestamp,
+        nonce: &nonce,
+        body,
+    }
+    .sign(&key);
     let mut head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n", body.len());
     if answer != Answer::Unsigned {
         head.push_str(&format!(

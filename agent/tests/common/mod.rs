@@ -7,7 +7,7 @@ pub mod detector;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -37,12 +37,31 @@ pub fn require(tools: &[&str]) {
 }
 
 pub fn sh(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().expect("run command");
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("run command");
     assert!(
         out.status.success(),
         "{args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Namespaces left by runs that were killed (their process is gone).
+fn remove_dead_runs() {
+    let Ok(dir) = std::fs::read_dir("/run/netns") else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("kya").and_then(|r| r.split('x').next()) else {
+            continue;
+        };
+        if !pid.is_empty() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = Command::new("ip").args(["netns", "del", &name]).status();
+        }
+    }
 }
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
@@ -58,7 +77,12 @@ pub struct Lab {
 impl Lab {
     pub fn new() -> Lab {
         require(&["ip", "nft", "conntrack"]);
-        let tag = format!("kya{}x{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
+        remove_dead_runs();
+        let tag = format!(
+            "kya{}x{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
         let lab = Lab {
             prod: format!("{tag}-prod"),
             attacker: format!("{tag}-att"),
@@ -75,16 +99,48 @@ impl Lab {
             ("vg", &lab.good, PROD_GOOD, GOOD),
             ("vs", &lab.sandbox, PROD_SB, SANDBOX),
         ] {
-            sh(&["ip", "-n", &lab.prod, "link", "add", dev, "type", "veth", "peer", "name", "eth0", "netns", peer_ns]);
-            sh(&["ip", "-n", &lab.prod, "addr", "add", &format!("{prod_ip}/24"), "dev", dev]);
+            sh(&[
+                "ip", "-n", &lab.prod, "link", "add", dev, "type", "veth", "peer", "name", "eth0",
+                "netns", peer_ns,
+            ]);
+            sh(&[
+                "ip",
+                "-n",
+                &lab.prod,
+                "addr",
+                "add",
+                &format!("{prod_ip}/24"),
+                "dev",
+                dev,
+            ]);
             sh(&["ip", "-n", &lab.prod, "link", "set", dev, "up"]);
-            sh(&["ip", "-n", peer_ns, "addr", "add", &format!("{peer_ip}/24"), "dev", "eth0"]);
+            sh(&[
+                "ip",
+                "-n",
+                peer_ns,
+                "addr",
+                "add",
+                &format!("{peer_ip}/24"),
+                "dev",
+                "eth0",
+            ]);
             sh(&["ip", "-n", peer_ns, "link", "set", "eth0", "up"]);
             // Replies go back through production: the sandbox sees (and
             // answers) the attacker's real address.
-            sh(&["ip", "-n", peer_ns, "route", "add", "default", "via", prod_ip]);
+            sh(&[
+                "ip", "-n", peer_ns, "route", "add", "default", "via", prod_ip,
+            ]);
         }
-        sh(&["ip", "netns", "exec", &lab.prod, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            &lab.prod,
+            "sysctl",
+            "-q",
+            "-w",
+            "net.ipv4.ip_forward=1",
+        ]);
         lab
     }
 
@@ -148,7 +204,9 @@ pub fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static
 /// A tiny service: greets with `220 <name>` and answers each line with
 /// `<name>: <line>`. Runs until the process ends.
 pub fn banner_server(ns: &str, port: u16, name: &'static str) {
-    let listener = in_ns(ns, move || TcpListener::bind(("0.0.0.0", port)).expect("bind banner"));
+    let listener = in_ns(ns, move || {
+        TcpListener::bind(("0.0.0.0", port)).expect("bind banner")
+    });
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(mut conn) = conn else { continue };
@@ -157,7 +215,10 @@ pub fn banner_server(ns: &str, port: u16, name: &'static str) {
                 let reader = BufReader::new(conn.try_clone().unwrap());
                 for line in reader.lines() {
                     let Ok(line) = line else { break };
-                    if conn.write_all(format!("{name}: {line}\r\n").as_bytes()).is_err() {
+                    if conn
+                        .write_all(format!("{name}: {line}\r\n").as_bytes())
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -215,14 +276,31 @@ pub fn start_redis(lab: &mut Lab, ns: &str, who: &str) {
     lab.spawn(
         &ns,
         &[
-            "redis-server", "--port", "6379", "--bind", "0.0.0.0", "--protected-mode", "no",
-            "--save", "", "--appendonly", "no", "--dir", dir.to_str().unwrap(),
-            "--dbfilename", &format!("{who}.rdb"), "--loglevel", "warning",
+            "redis-server",
+            "--port",
+            "6379",
+            "--bind",
+            "0.0.0.0",
+            "--protected-mode",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--dbfilename",
+            &format!("{who}.rdb"),
+            "--loglevel",
+            "warning",
         ],
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     while redis_who(&ns, "127.0.0.1").is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start in {ns}");
+        assert!(
+            Instant::now() < deadline,
+            "redis-server did not start in {ns}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -231,9 +309,11 @@ pub fn start_redis(lab: &mut Lab, ns: &str, who: &str) {
 pub fn redis_who(ns: &str, to: &str) -> Result<String, String> {
     let addr: SocketAddr = format!("{to}:6379").parse().unwrap();
     in_ns(ns, move || {
-        let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(1500)).map_err(|e| e.to_string())?;
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(1500))
+            .map_err(|e| e.to_string())?;
         s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-        s.write_all(b"CONFIG GET dbfilename\r\n").map_err(|e| e.to_string())?;
+        s.write_all(b"CONFIG GET dbfilename\r\n")
+            .map_err(|e| e.to_string())?;
         let mut buf = [0u8; 256];
         let mut got = Vec::new();
         while !got.windows(4).any(|w| w == b".rdb") {
@@ -244,6 +324,11 @@ pub fn redis_who(ns: &str, to: &str) -> Result<String, String> {
             got.extend_from_slice(&buf[..n]);
         }
         let text = String::from_utf8_lossy(&got).into_owned();
-        Ok(text.split("\r\n").find(|l| l.ends_with(".rdb")).unwrap_or("").trim_end_matches(".rdb").to_owned())
+        Ok(text
+            .split("\r\n")
+            .find(|l| l.ends_with(".rdb"))
+            .unwrap_or("")
+            .trim_end_matches(".rdb")
+            .to_owned())
     })
 }
