@@ -1,5 +1,6 @@
 //! Keeps the agent up to date with the detector: the push stream first,
-//! reopened with backoff when it breaks; polling only while it is down.
+//! reopened with backoff when it breaks, with one GET right after each
+//! (re)connect to catch up; polling only while the stream is down.
 
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
@@ -23,6 +24,16 @@ pub fn follow(client: PolicyClient, config: FollowConfig, tx: Sender<Policy>) {
         match client.open_stream() {
             Ok(mut stream) => {
                 tracing::info!("policy stream open");
+                // Subscribe first, then read the current policy once: any
+                // change after this GET is pushed, so nothing falls between.
+                match client.fetch_policy() {
+                    Ok(policy) => {
+                        if tx.send(policy).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "policy fetch after (re)connect failed"),
+                }
                 loop {
                     match stream.next_item() {
                         Ok(Some(StreamItem::Policy(policy))) => {
