@@ -78,10 +78,13 @@ impl Enforcer {
             );
         }
         let mut applied = Applied::default();
+        if let Some(old) = &mut self.current {
+            old.prune(now + 1);
+        }
         let old_sources = self.current.as_ref().map(sources).unwrap_or_default();
         let delta = match &self.current {
             Some(old) if old.same_frame(&plan) => {
-                nft::render_delta(&self.table, old, &plan, now).map(Some)
+                Some(nft::render_delta(&self.table, old, &plan, now))
             }
             _ => None,
         };

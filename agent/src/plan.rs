@@ -197,6 +197,14 @@ impl Plan {
         (plan, skipped)
     }
 
+    /// Forgets elements the kernel has timed out (or is about to) by
+    /// `deadline`, so a delta never deletes what is already gone.
+    pub fn prune(&mut self, deadline: i64) {
+        self.flagged.retain(|_, e| *e > deadline);
+        self.sandbox_addr.retain(|_, (_, e)| *e > deadline);
+        self.redirect.retain(|_, t| t.expires > deadline);
+    }
+
     /// Does `other` differ from `self` only in attackers (so a delta batch
     /// is enough)?
     pub fn same_frame(&self, other: &Plan) -> bool {

@@ -267,3 +267,34 @@ fn unreal_reaches_sandboxes_on_other_ports_and_addresses() {
     );
     remove(&lab, e);
 }
+
+#[test]
+fn attackers_time_out_in_the_kernel_and_later_deltas_still_apply() {
+    let lab = lab();
+    let e = enforcer(&lab, Mode::Unreal);
+    let mut p = policy(1, Mode::Unreal, &[ATTACKER], &[]);
+    let expires = model::signing::now() + 2;
+    p.attackers[0].expires = expires;
+    let e = apply(&lab, e, p);
+    assert_eq!(
+        banner(&lab.attacker, PROD_ATT, 21).unwrap(),
+        "220 sandbox-ftp"
+    );
+    while model::signing::now() <= expires + 1 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The element timed out on its own: back to production.
+    assert_eq!(
+        banner(&lab.attacker, PROD_ATT, 21).unwrap(),
+        "220 production-ftp"
+    );
+    // The detector drops it later: a delta, not a rebuild (nothing to
+    // delete that the kernel no longer has).
+    let (e, applied) = in_ns(&lab.prod.clone(), move || {
+        let mut e = e;
+        let applied = e.apply(&policy(2, Mode::Unreal, &[], &[])).unwrap();
+        (e, applied)
+    });
+    assert!(!applied.full, "{applied:?}");
+    remove(&lab, e);
+}
