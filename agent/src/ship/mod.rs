@@ -6,6 +6,7 @@ pub mod redis;
 pub mod sender;
 pub mod spool;
 pub mod syslog;
+pub mod wake;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -95,11 +96,12 @@ pub fn start_with(config: ShipConfig) -> Result<Arc<spool::Spool>> {
                         tracing::error!(error = %e, "spool write failed");
                     }
                 };
+                let wake = wake::Wake::new(&file.path);
                 loop {
                     if let Err(e) = follower.poll(&mut emit) {
                         tracing::warn!(path = %file.path.display(), error = %e, "following failed");
                     }
-                    std::thread::sleep(poll);
+                    wake.wait(poll);
                 }
             }),
         )?;
