@@ -298,3 +298,52 @@ fn attackers_time_out_in_the_kernel_and_later_deltas_still_apply() {
     assert!(!applied.full, "{applied:?}");
     remove(&lab, e);
 }
+
+#[test]
+fn ipv6_attackers_are_redirected_and_reflected_too() {
+    let lab = lab();
+    let e = enforcer(&lab, Mode::Unreal);
+    let mut open = connect(&lab.attacker, PROD_ATT6, 21).unwrap();
+    assert_eq!(open.line().unwrap(), "220 production-ftp");
+    let mut p = policy(1, Mode::Unreal, &[ATTACKER6], &[]);
+    p.attackers[0].sandbox = Some(Sandbox {
+        id: "sb-6".into(),
+        endpoints: vec![Endpoint {
+            service: "ftp".into(),
+            address: SANDBOX6.parse().unwrap(),
+            port: 21,
+        }],
+    });
+    let e = apply(&lab, e, p);
+    assert_eq!(
+        banner(&lab.attacker, PROD_ATT6, 21).unwrap_or_else(|e| panic!("{e}\n{}", lab.nft_list())),
+        "220 sandbox-ftp"
+    );
+    assert_eq!(
+        banner(&lab.attacker, PROD_ATT, 21).unwrap(),
+        "220 production-ftp",
+        "its IPv4 address is not flagged"
+    );
+    assert_eq!(
+        banner(&lab.good, PROD_GOOD6, 21).unwrap(),
+        "220 production-ftp"
+    );
+    assert_eq!(
+        open.ask("still here").unwrap(),
+        "production-ftp: still here"
+    );
+    remove(&lab, e);
+
+    let e = enforcer(&lab, Mode::Back);
+    let e = apply(&lab, e, policy(1, Mode::Back, &[ATTACKER6], &[]));
+    assert_eq!(
+        banner(&lab.attacker, PROD_ATT6, 21).unwrap(),
+        "220 attacker-ftp"
+    );
+    assert_eq!(
+        banner(&lab.good, PROD_GOOD6, 21).unwrap(),
+        "220 production-ftp"
+    );
+    let _ = GOOD6;
+    remove(&lab, e);
+}

@@ -48,7 +48,11 @@ impl Wake {
             std::thread::sleep(timeout);
             return;
         };
-        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: one pollfd on our descriptor; the buffer outlives read.
         unsafe {

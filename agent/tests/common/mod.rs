@@ -18,6 +18,11 @@ pub const PROD_GOOD: &str = "10.200.2.1";
 pub const GOOD: &str = "10.200.2.2";
 pub const PROD_SB: &str = "10.200.3.1";
 pub const SANDBOX: &str = "10.200.3.2";
+pub const PROD_ATT6: &str = "fd00:1::1";
+pub const ATTACKER6: &str = "fd00:1::2";
+pub const PROD_GOOD6: &str = "fd00:2::1";
+pub const GOOD6: &str = "fd00:2::2";
+pub const SANDBOX6: &str = "fd00:3::2";
 
 /// Root and the tools are prerequisites: their absence is a failure.
 pub fn require(tools: &[&str]) {
@@ -94,10 +99,10 @@ impl Lab {
             sh(&["ip", "netns", "add", ns]);
             sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
         }
-        for (dev, peer_ns, prod_ip, peer_ip) in [
-            ("va", &lab.attacker, PROD_ATT, ATTACKER),
-            ("vg", &lab.good, PROD_GOOD, GOOD),
-            ("vs", &lab.sandbox, PROD_SB, SANDBOX),
+        for (dev, peer_ns, prod_ip, peer_ip, net6) in [
+            ("va", &lab.attacker, PROD_ATT, ATTACKER, "fd00:1::"),
+            ("vg", &lab.good, PROD_GOOD, GOOD, "fd00:2::"),
+            ("vs", &lab.sandbox, PROD_SB, SANDBOX, "fd00:3::"),
         ] {
             sh(&[
                 "ip", "-n", &lab.prod, "link", "add", dev, "type", "veth", "peer", "name", "eth0",
@@ -130,7 +135,44 @@ impl Lab {
             sh(&[
                 "ip", "-n", peer_ns, "route", "add", "default", "via", prod_ip,
             ]);
+            // IPv6 too (nodad: usable at once).
+            let (prod6, peer6) = (format!("{net6}1"), format!("{net6}2"));
+            sh(&[
+                "ip",
+                "-n",
+                &lab.prod,
+                "addr",
+                "add",
+                &format!("{prod6}/64"),
+                "dev",
+                dev,
+                "nodad",
+            ]);
+            sh(&[
+                "ip",
+                "-n",
+                peer_ns,
+                "addr",
+                "add",
+                &format!("{peer6}/64"),
+                "dev",
+                "eth0",
+                "nodad",
+            ]);
+            sh(&[
+                "ip", "-n", peer_ns, "-6", "route", "add", "default", "via", &prod6,
+            ]);
         }
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            &lab.prod,
+            "sysctl",
+            "-q",
+            "-w",
+            "net.ipv6.conf.all.forwarding=1",
+        ]);
         sh(&[
             "ip",
             "netns",
@@ -205,7 +247,8 @@ pub fn in_ns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static
 /// `<name>: <line>`. Runs until the process ends.
 pub fn banner_server(ns: &str, port: u16, name: &'static str) {
     let listener = in_ns(ns, move || {
-        TcpListener::bind(("0.0.0.0", port)).expect("bind banner")
+        // `[::]` takes IPv4 too (v4-mapped).
+        TcpListener::bind(("::", port)).expect("bind banner")
     });
     std::thread::spawn(move || {
         for conn in listener.incoming() {
@@ -252,7 +295,7 @@ impl Conn {
 }
 
 pub fn connect(ns: &str, to: &str, port: u16) -> std::io::Result<Conn> {
-    let addr: SocketAddr = format!("{to}:{port}").parse().unwrap();
+    let addr = SocketAddr::new(to.parse().unwrap(), port);
     in_ns(ns, move || {
         let stream = TcpStream::connect_timeout(&addr, Duration::from_millis(1500))?;
         stream.set_read_timeout(Some(Duration::from_secs(3)))?;
