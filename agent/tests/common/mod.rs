@@ -98,6 +98,19 @@ impl Lab {
         for ns in [&lab.prod, &lab.attacker, &lab.good, &lab.sandbox] {
             sh(&["ip", "netns", "add", ns]);
             sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+            // No duplicate address detection: addresses usable at once.
+            for conf in ["all", "default"] {
+                sh(&[
+                    "ip",
+                    "netns",
+                    "exec",
+                    ns,
+                    "sysctl",
+                    "-q",
+                    "-w",
+                    &format!("net.ipv6.conf.{conf}.accept_dad=0"),
+                ]);
+            }
         }
         for (dev, peer_ns, prod_ip, peer_ip, net6) in [
             ("va", &lab.attacker, PROD_ATT, ATTACKER, "fd00:1::"),
