@@ -140,7 +140,7 @@ fn default_conntrack() -> PathBuf {
     "conntrack".into()
 }
 fn default_flush_limit() -> usize {
-    256
+    32
 }
 fn default_heartbeat() -> u64 {
     30

@@ -20,7 +20,6 @@ pub struct Enforcer {
     pub services: Vec<ServiceInfo>,
     pub flush_limit: usize,
     current: Option<Plan>,
-    flusher: Option<std::sync::mpsc::Sender<IpAddr>>,
 }
 
 /// What one apply did, for logs and tests.
@@ -47,9 +46,8 @@ impl Enforcer {
             nft,
             conntrack,
             services,
-            flush_limit: 256,
+            flush_limit: 32,
             current: None,
-            flusher: None,
         }
     }
 
@@ -82,6 +80,28 @@ impl Enforcer {
             old.prune(now + 1);
         }
         let old_sources = self.current.as_ref().map(sources).unwrap_or_default();
+        let new: Vec<IpAddr> = sources(&plan).difference(&old_sources).copied().collect();
+        applied.new_attackers = new.len();
+        if self.mode != Mode::Firewall {
+            // Before the rules change, never after: a flush that runs once
+            // the new attacker is in the table can delete the entry of its
+            // first redirected connection in the middle of the handshake
+            // (seen in the namespace tests), and that connection dies.
+            // Entries flushed here are picked up again mid-stream and stay
+            // where they are (only a pure SYN is redirected).
+            for addr in new.iter().take(self.flush_limit) {
+                match nft::flush_conntrack(&self.conntrack, *addr) {
+                    Ok(()) => applied.flushed += 1,
+                    Err(e) => tracing::warn!(error = %e, "conntrack flush failed"),
+                }
+            }
+            if new.len() > self.flush_limit {
+                tracing::info!(
+                    skipped = new.len() - self.flush_limit,
+                    "conntrack flush limited per change"
+                );
+            }
+        }
         let delta = match &self.current {
             Some(old) if old.same_frame(&plan) => {
                 Some(nft::render_delta(&self.table, old, &plan, now))
@@ -105,27 +125,6 @@ impl Enforcer {
             }
         }
         applied.nft_time = started.elapsed();
-        let new: Vec<IpAddr> = sources(&plan).difference(&old_sources).copied().collect();
-        applied.new_attackers = new.len();
-        if self.mode != Mode::Firewall {
-            // Off the enforcement path: one `conntrack -D` costs tens of ms
-            // with a full conntrack table, and the rules already redirect
-            // every new connection (a SYN always gets a fresh entry).
-            let flusher = self
-                .flusher
-                .get_or_insert_with(|| spawn_flusher(self.conntrack.clone()));
-            for addr in new.iter().take(self.flush_limit) {
-                if flusher.send(*addr).is_ok() {
-                    applied.flushed += 1;
-                }
-            }
-            if new.len() > self.flush_limit {
-                tracing::info!(
-                    skipped = new.len() - self.flush_limit,
-                    "conntrack flush limited per change"
-                );
-            }
-        }
         self.current = Some(plan);
         Ok(applied)
     }
@@ -141,20 +140,6 @@ impl Enforcer {
         self.current = None;
         nft::delete_table(&self.nft, &self.table)
     }
-}
-
-/// A thread that runs the conntrack flushes one after another. It is
-/// started from the enforcing thread, so it lives in the same namespace.
-fn spawn_flusher(conntrack: PathBuf) -> std::sync::mpsc::Sender<IpAddr> {
-    let (tx, rx) = std::sync::mpsc::channel::<IpAddr>();
-    std::thread::spawn(move || {
-        for addr in rx {
-            if let Err(e) = nft::flush_conntrack(&conntrack, addr) {
-                tracing::warn!(error = %e, "conntrack flush failed");
-            }
-        }
-    });
-    tx
 }
 
 fn sources(plan: &Plan) -> BTreeSet<IpAddr> {

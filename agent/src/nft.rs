@@ -127,9 +127,7 @@ pub fn render_full(table: &str, mode: Mode, plan: &Plan, now: i64) -> String {
             for f in 0..2 {
                 let (p, s) = (PROTO[f], SUFFIX[f]);
                 let _ = writeln!(b, "    dnat {p} to {p} saddr . tcp dport map @redirect{s}");
-                if f == 0 {
-                    let _ = writeln!(b, "    meta l4proto tcp dnat {p} to {p} saddr map @sandbox{s} : tcp dport map @ports");
-                }
+                let _ = writeln!(b, "    meta l4proto tcp dnat {p} to {p} saddr map @sandbox{s} : tcp dport map @ports");
             }
             if mode == Mode::Honeypot {
                 for f in 0..2 {

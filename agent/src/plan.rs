@@ -140,10 +140,7 @@ impl Plan {
                         }
                         continue;
                     };
-                    // IPv4 only: nft 1.0.6 accepts the same rule for ip6
-                    // but it redirected nothing in our namespace test, so
-                    // IPv6 attackers take the per-service map.
-                    let simple = simple_address(sandbox).filter(|_| attacker.address.is_ipv4());
+                    let simple = simple_address(sandbox);
                     if let Some(addr) = simple {
                         if addr.is_ipv4() == attacker.address.is_ipv4() {
                             let e = plan
