@@ -241,3 +241,41 @@ impl DetectorConfig {
         Duration::from_secs(self.reconnect_max_seconds.max(1))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example in docs/agent.md is a valid config.
+    #[test]
+    fn the_documented_example_loads() {
+        let doc = include_str!("../../docs/agent.md");
+        let start = doc.find("```toml\n").expect("toml block") + 8;
+        let end = start + doc[start..].find("```").expect("block end");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        std::fs::write(&path, &doc[start..end]).unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.table, "kyoka");
+        assert_eq!(config.detector.heartbeat_interval_seconds, 30);
+        assert_eq!(config.services[0].port, 21);
+        assert_eq!(config.files[0].start_at, StartAt::End);
+        assert_eq!(config.redis_monitor[0].app_name, "redis");
+    }
+
+    #[test]
+    fn bad_configs_say_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        for (text, wanted) in [
+            ("state_dir = \"/x\"\n[detector]\nurl = \"http://a:1\"\nagent_id = \"a\"\n", "agent_key"),
+            ("state_dir = \"/x\"\ntable = \"a;b\"\n[detector]\nurl = \"http://a:1\"\nagent_id = \"a\"\nagent_key = \"k\"\n", "table"),
+            ("state_dir = \"/x\"\n[detector]\nurl = \"https://a:1\"\nagent_id = \"a\"\nagent_key = \"k\"\n", "http://"),
+            ("state_dir = \"/x\"\nheartbeat = 3\n[detector]\nurl = \"http://a:1\"\nagent_id = \"a\"\nagent_key = \"k\"\n", "unknown field"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = Config::load(&path).unwrap_err().to_string();
+            assert!(err.contains(wanted), "{err}");
+        }
+    }
+}
