@@ -168,6 +168,31 @@ fn agent_follows_pushes_and_cleans_up_on_sigterm() {
         banner(&lab.good, PROD_GOOD, 21).unwrap(),
         "220 production-ftp"
     );
+
+    // Killed without a chance to clean up: the table stays (and keeps
+    // enforcing); the next start rebuilds it, one table, no stray rule.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let _ = lab.take_child(pid).unwrap().wait();
+    assert!(lab.nft_list().contains("table inet kyoka"));
+    let pid = lab.spawn(
+        &prod,
+        &[
+            bin,
+            "--mode",
+            "firewall",
+            "--config",
+            away.to_str().unwrap(),
+        ],
+    );
+    wait_for("the rebuilt table", || {
+        banner(&lab.attacker, PROD_ATT, 21).is_err()
+    });
+    let rules = lab.nft_list();
+    assert_eq!(rules.matches("table inet kyoka").count(), 1, "{rules}");
+    assert!(
+        !rules.contains("dnat"),
+        "no redirect left from unreal mode:\n{rules}"
+    );
     stop(&mut lab, pid);
     assert!(!lab.nft_list().contains("kyoka"));
 }
