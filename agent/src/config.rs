@@ -27,6 +27,10 @@ pub struct Config {
     pub nft_path: PathBuf,
     #[serde(default = "default_conntrack")]
     pub conntrack_path: PathBuf,
+    /// How often the agent checks that its table is still loaded (and
+    /// loads it again if someone removed it).
+    #[serde(default = "default_table_check")]
+    pub table_check_interval_seconds: u64,
     /// Most conntrack flushes per policy change (one process each).
     #[serde(default = "default_flush_limit")]
     pub conntrack_flush_limit: usize,
@@ -138,6 +142,9 @@ fn default_nft() -> PathBuf {
 }
 fn default_conntrack() -> PathBuf {
     "conntrack".into()
+}
+fn default_table_check() -> u64 {
+    5
 }
 fn default_flush_limit() -> usize {
     32

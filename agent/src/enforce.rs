@@ -136,6 +136,29 @@ impl Enforcer {
         )
     }
 
+    /// Is the table still in the kernel? (Someone may have run `nft flush
+    /// ruleset`, or a firewall manager reloaded.) Lists one chain only,
+    /// never the sets, so it stays cheap with 100,000 attackers.
+    pub fn table_present(&self) -> bool {
+        std::process::Command::new(&self.nft)
+            .args(["list", "chain", "inet", &self.table, "prerouting"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(true)
+    }
+
+    /// Loads the current plan again as a whole.
+    pub fn rebuild(&mut self) -> Result<()> {
+        let now = model::signing::now();
+        let mut plan = self.current.take().unwrap_or_default();
+        plan.prune(now);
+        let result = self.full(&plan, now);
+        self.current = Some(plan);
+        result
+    }
+
     pub fn remove(&mut self) -> Result<()> {
         self.current = None;
         nft::delete_table(&self.nft, &self.table)

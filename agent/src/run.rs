@@ -104,7 +104,18 @@ pub fn run(config: Config, mode: Mode, stop: Receiver<()>) -> Result<()> {
     }
     let _spool = crate::ship::start(&config)?;
 
+    let table_check = Duration::from_secs(config.table_check_interval_seconds.max(1));
+    let mut last_check = std::time::Instant::now();
     loop {
+        if last_check.elapsed() >= table_check {
+            last_check = std::time::Instant::now();
+            if !enforcer.table_present() {
+                tracing::warn!(table = %config.table, "table gone from the kernel; loading it again");
+                if let Err(e) = enforcer.rebuild() {
+                    tracing::error!(error = %e, "could not load the table again");
+                }
+            }
+        }
         match stop.try_recv() {
             Ok(()) | Err(mpsc::TryRecvError::Disconnected) => break,
             Err(mpsc::TryRecvError::Empty) => {}

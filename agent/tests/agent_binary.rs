@@ -52,6 +52,7 @@ fn write_config(dir: &Path, url: &str, key: &str) -> std::path::PathBuf {
         format!(
             r#"host = "prod-1"
 state_dir = "{state}"
+table_check_interval_seconds = 1
 
 [detector]
 url = "{url}"
@@ -129,6 +130,15 @@ fn agent_follows_pushes_and_cleans_up_on_sigterm() {
         open.ask("still here").unwrap(),
         "production-ftp: still here"
     );
+
+    // Someone removes the table (`nft flush ruleset`, a firewall reload):
+    // the agent loads it again.
+    sh(&[
+        "ip", "netns", "exec", &prod, "nft", "delete", "table", "inet", "kyoka",
+    ]);
+    wait_for("the table loaded again", || {
+        banner(&lab.attacker, PROD_ATT, 21).as_deref() == Ok("220 sandbox-ftp")
+    });
 
     // A lower version changes nothing.
     detector.publish(policy(1, &[]));
