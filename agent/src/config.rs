@@ -27,6 +27,11 @@ pub struct Config {
     pub nft_path: PathBuf,
     #[serde(default = "default_conntrack")]
     pub conntrack_path: PathBuf,
+    /// Redirected connections leave with this host's address: for sandboxes
+    /// whose replies would not come back through this host (the sandbox
+    /// then no longer sees the attacker's address).
+    #[serde(default)]
+    pub masquerade_to_sandbox: bool,
     /// How often the agent checks that its table is still loaded (and
     /// loads it again if someone removed it).
     #[serde(default = "default_table_check")]

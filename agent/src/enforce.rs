@@ -19,6 +19,9 @@ pub struct Enforcer {
     pub conntrack: PathBuf,
     pub services: Vec<ServiceInfo>,
     pub flush_limit: usize,
+    /// Masquerade redirected connections (sandboxes that do not route back
+    /// through this host); the sandbox then sees this host's address.
+    pub masquerade: bool,
     current: Option<Plan>,
 }
 
@@ -47,6 +50,7 @@ impl Enforcer {
             conntrack,
             services,
             flush_limit: 32,
+            masquerade: false,
             current: None,
         }
     }
@@ -65,7 +69,8 @@ impl Enforcer {
 
     pub fn apply(&mut self, policy: &Policy) -> Result<Applied> {
         let now = model::signing::now();
-        let (plan, skipped) = Plan::build(self.mode, policy, &self.services, now);
+        let (mut plan, skipped) = Plan::build(self.mode, policy, &self.services, now);
+        plan.masquerade = self.masquerade;
         if !skipped.bad_whitelist.is_empty() {
             tracing::warn!(entries = ?skipped.bad_whitelist, "whitelist entries that are not addresses or networks were left out");
         }

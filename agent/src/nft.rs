@@ -88,6 +88,15 @@ pub fn render_full(table: &str, mode: Mode, plan: &Plan, now: i64) -> String {
             },
         );
         b.push_str("}\n");
+        let _ = write!(b, "  set hosts{s} {{ type {t}; ");
+        elements(
+            &mut b,
+            plan.sandbox_hosts.iter().filter(|a| fam(a) == f),
+            |b, a| {
+                let _ = write!(b, "{a}");
+            },
+        );
+        b.push_str("}\n");
         let _ = write!(
             b,
             "  map default{s} {{ type inet_service : {t} . inet_service; "
@@ -164,6 +173,12 @@ pub fn render_full(table: &str, mode: Mode, plan: &Plan, now: i64) -> String {
         for f in 0..2 {
             let (p, s) = (PROTO[f], SUFFIX[f]);
             let _ = writeln!(b, "    ct status dnat {p} daddr @flagged{s} masquerade");
+        }
+    }
+    if plan.masquerade && matches!(mode, Mode::Unreal | Mode::Honeypot) {
+        for f in 0..2 {
+            let (p, s) = (PROTO[f], SUFFIX[f]);
+            let _ = writeln!(b, "    ct status dnat {p} daddr @hosts{s} masquerade");
         }
     }
     b.push_str("  }\n");
@@ -245,6 +260,14 @@ pub fn render_delta(table: &str, old: &Plan, new: &Plan, now: i64) -> Option<Str
             ));
         }
     }
+    let mut hdel: [Vec<String>; 2] = Default::default();
+    let mut hadd: [Vec<String>; 2] = Default::default();
+    for a in old.sandbox_hosts.difference(&new.sandbox_hosts) {
+        hdel[fam(a)].push(a.to_string());
+    }
+    for a in new.sandbox_hosts.difference(&old.sandbox_hosts) {
+        hadd[fam(a)].push(a.to_string());
+    }
     let mut b = String::new();
     for f in 0..2 {
         let s = SUFFIX[f];
@@ -252,6 +275,7 @@ pub fn render_delta(table: &str, old: &Plan, new: &Plan, now: i64) -> Option<Str
             ("delete", "flagged", &del[f]),
             ("delete", "redirect", &rdel[f]),
             ("delete", "sandbox", &sdel[f]),
+            ("delete", "hosts", &hdel[f]),
         ] {
             if !items.is_empty() {
                 let _ = writeln!(
@@ -268,6 +292,7 @@ pub fn render_delta(table: &str, old: &Plan, new: &Plan, now: i64) -> Option<Str
             ("add", "flagged", &add[f]),
             ("add", "redirect", &radd[f]),
             ("add", "sandbox", &sadd[f]),
+            ("add", "hosts", &hadd[f]),
         ] {
             if !items.is_empty() {
                 let _ = writeln!(

@@ -1,7 +1,7 @@
 //! What the kernel must hold for one policy in one mode: the elements of the
 //! table's sets and maps, computed once so that two plans can be diffed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use model::policy::{Mode, Policy, Sandbox, ServiceInfo};
@@ -78,6 +78,11 @@ pub struct Plan {
     pub default_ports: BTreeMap<u16, (IpAddr, u16)>,
     /// Honeypot: ports without a service of their own go to this address.
     pub default_addr: Vec<IpAddr>,
+    /// Every address redirected traffic goes to (for `masquerade`).
+    pub sandbox_hosts: BTreeSet<IpAddr>,
+    /// Redirected connections leave with this host's address, for sandboxes
+    /// whose replies would not come back through this host.
+    pub masquerade: bool,
 }
 
 /// Things a policy asked for that cannot be enforced, for the log.
@@ -195,6 +200,14 @@ impl Plan {
                 }
             }
         }
+        plan.sandbox_hosts = plan
+            .sandbox_addr
+            .values()
+            .map(|(a, _)| *a)
+            .chain(plan.redirect.values().map(|t| t.addr))
+            .chain(plan.default_ports.values().map(|(a, _)| *a))
+            .chain(plan.default_addr.iter().copied())
+            .collect();
         (plan, skipped)
     }
 
@@ -212,6 +225,7 @@ impl Plan {
         self.allow == other.allow
             && self.allow_ports == other.allow_ports
             && self.ports == other.ports
+            && self.masquerade == other.masquerade
             && self.default_ports == other.default_ports
             && self.default_addr == other.default_addr
     }

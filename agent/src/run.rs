@@ -33,6 +33,7 @@ pub fn run(config: Config, mode: Mode, stop: Receiver<()>) -> Result<()> {
         config.services.clone(),
     );
     enforcer.flush_limit = config.conntrack_flush_limit;
+    enforcer.masquerade = config.masquerade_to_sandbox;
     let store = PolicyStore::new(&config.state_dir);
     let mut gate = VersionGate::default();
 

@@ -7,6 +7,8 @@ mod common;
 use agent::enforce::Enforcer;
 use common::*;
 use model::policy::{Attacker, Endpoint, Mode, Policy, Sandbox, ServiceInfo, Whitelist};
+use std::io::Write;
+use std::net::TcpListener;
 
 fn services() -> Vec<ServiceInfo> {
     [("ftp", 21), ("ssh", 22), ("redis", 6379)]
@@ -354,5 +356,47 @@ fn ipv6_attackers_are_redirected_and_reflected_too() {
         "220 production-ftp"
     );
     let _ = GOOD6;
+    remove(&lab, e);
+}
+
+#[test]
+fn masquerade_reaches_a_sandbox_that_does_not_route_back() {
+    let lab = lab();
+    // The sandbox forgets its way back through production: only its own
+    // link's addresses answer.
+    sh(&["ip", "-n", &lab.sandbox, "route", "del", "default"]);
+    let peer = in_ns(&lab.sandbox.clone(), || {
+        TcpListener::bind("0.0.0.0:2323").unwrap()
+    });
+    let seen = std::thread::spawn(move || {
+        let (mut c, from) = peer.accept().unwrap();
+        let _ = c.write_all(b"220 sandbox-peer\r\n");
+        from.ip().to_string()
+    });
+    let mut e = enforcer(&lab, Mode::Unreal);
+    e.masquerade = true;
+    let mut p = policy(1, Mode::Unreal, &[ATTACKER], &[]);
+    p.attackers[0].sandbox = Some(Sandbox {
+        id: "sb-far".into(),
+        endpoints: vec![Endpoint {
+            service: "ftp".into(),
+            address: SANDBOX.parse().unwrap(),
+            port: 2323,
+        }],
+    });
+    let e = apply(&lab, e, p);
+    assert_eq!(
+        banner(&lab.attacker, PROD_ATT, 21).unwrap(),
+        "220 sandbox-peer"
+    );
+    assert_eq!(
+        seen.join().unwrap(),
+        PROD_SB,
+        "the sandbox sees the production host's address"
+    );
+    assert_eq!(
+        banner(&lab.good, PROD_GOOD, 21).unwrap(),
+        "220 production-ftp"
+    );
     remove(&lab, e);
 }
