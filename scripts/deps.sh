@@ -3,6 +3,8 @@
 # does nothing when they are all present.
 set -euo pipefail
 packages=(libpcap-dev tshark tcpdump pkg-config curl iproute2 python3)
+# forensics-ui: the browser end-to-end test drives Chromium through chromedriver.
+packages+=(chromium chromium-driver python3-pip)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,3 +19,5 @@ if ((${#missing[@]})); then
 fi
 if ! command -v cargo >/dev/null && [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+# forensics-ui: the OpenAPI fuzz test runs schemathesis (from PyPI).
+command -v st >/dev/null || python3 -m pip install -q schemathesis >/dev/null || python3 -m pip install -q --break-system-packages schemathesis >/dev/null

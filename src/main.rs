@@ -33,6 +33,9 @@ enum Command {
     Export(cmd::export::Args),
     Stats(cmd::stats::Args),
     Reindex(cmd::reindex::Args),
+    Ui(cmd::ui::Args),
+    User(cmd::user::Args),
+    Token(cmd::token::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +55,9 @@ fn main() -> ExitCode {
         Command::Export(args) => cmd::export::run(args),
         Command::Stats(args) => cmd::stats::run(args),
         Command::Reindex(args) => cmd::reindex::run(args),
+        Command::Ui(args) => cmd::ui::run(args),
+        Command::User(args) => cmd::user::run(args),
+        Command::Token(args) => cmd::token::run(args),
     };
     match result {
         Ok(code) => code,
