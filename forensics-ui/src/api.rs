@@ -259,10 +259,16 @@ pub async fn flow(State(st): State<AppState>, _u: CurrentUser, Path(key): Path<S
 
 fn text(bytes: &[u8]) -> String {
     // Printable ASCII as is, everything else as '.', like a hex viewer.
-    bytes
-        .iter()
-        .map(|&b| if (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\t' { b as char } else { '.' })
-        .collect()
+    let mut out = String::with_capacity(bytes.len());
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            // CR of a CRLF line end: the LF breaks the line.
+            b'\r' if bytes.get(i + 1) == Some(&b'\n') => {}
+            0x20..=0x7e | b'\n' | b'\t' => out.push(b as char),
+            _ => out.push('.'),
+        }
+    }
+    out
 }
 
 pub async fn packets(State(st): State<AppState>, _u: CurrentUser, Path(key): Path<String>, RawQuery(raw): RawQuery) -> Result<Json<Value>, AppError> {
