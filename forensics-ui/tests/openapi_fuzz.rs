@@ -28,8 +28,31 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
             .await
             .unwrap();
     });
+    // Real identifiers as examples, so that the fuzzer reaches sessions,
+    // flows and files that exist, not only 404s.
+    let example = |kind, field: &str| {
+        let hits = capture::ops::search(&data, Some(kind), "*", 1).unwrap();
+        hits[0][field].as_str().unwrap().to_string()
+    };
+    let session = example(capture::index::Kind::Sessions, "session_id");
+    let browser = capture::ops::browse::Browser::open(&data).unwrap();
+    let flow_key = browser.search(capture::index::Kind::Flows, "protocol:ftp", 0, 1).unwrap().hits[0]["flow_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut doc = forensics_ui::openapi::spec();
+    for (_, item) in doc["paths"].as_object_mut().unwrap() {
+        for p in item["get"]["parameters"].as_array_mut().unwrap() {
+            match p["name"].as_str().unwrap() {
+                "id" => p["example"] = session.clone().into(),
+                "key" => p["example"] = flow_key.clone().into(),
+                "q" => p["example"] = "type:ftp.login".into(),
+                _ => {}
+            }
+        }
+    }
     let spec = dir.path().join("openapi.json");
-    std::fs::write(&spec, forensics_ui::openapi::spec().to_string()).unwrap();
+    std::fs::write(&spec, doc.to_string()).unwrap();
     let reports = dir.path().join("st-reports");
     let out = tokio::task::spawn_blocking(move || {
         Command::new(st)
