@@ -167,20 +167,42 @@ pub fn overview_json(b: &capture::ops::browse::Browser) -> Result<Value, AppErro
     }
     // Credentials and commands: counted over the newest events that carry
     // them (a bounded sample, so the overview stays fast at any size).
-    let logins = b.search(Kind::Events, "password:* OR type:*login*", 0, 500).or_else(|_| b.search(Kind::Events, "", 0, 500))?;
+    let logins = b.search(
+        Kind::Events,
+        "type:ftp.login OR type:mysql.login OR type:redis.auth OR type:mongo.auth OR type:ssh.auth",
+        0,
+        500,
+    )?;
     let mut creds: std::collections::BTreeMap<(String, String, String), u64> = Default::default();
     for e in &logins.hits {
-        let s = |k: &str| e.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
-        if e.get("user").is_some() || e.get("password").is_some() {
-            *creds.entry((s("user"), s("password"), s("type"))).or_default() += 1;
+        let s = |k: &str| match e.get(k) {
+            Some(Value::String(v)) => v.clone(),
+            Some(Value::Null) | None => String::new(),
+            Some(v) => v.to_string(),
+        };
+        if !s("user").is_empty() || !s("password").is_empty() {
+            let outcome = match s("success").as_str() {
+                "true" => "ok",
+                "false" => "failed",
+                _ => "?",
+            };
+            *creds.entry((s("user"), s("password"), format!("{} {outcome}", s("type")))).or_default() += 1;
         }
     }
     let mut creds: Vec<_> = creds.into_iter().collect();
     creds.sort_by(|a, b| b.1.cmp(&a.1));
-    let commands_page = b.search(Kind::Events, "arg:* OR command:*", 0, 500).or_else(|_| b.search(Kind::Events, "", 0, 500))?;
+    let commands_page = b.search(
+        Kind::Events,
+        "type:ftp.command OR type:mysql.command OR type:redis.command OR type:mongo.command OR type:http.request",
+        0,
+        500,
+    )?;
     let mut commands: std::collections::BTreeMap<String, u64> = Default::default();
     for e in &commands_page.hits {
-        if let Some(c) = e.get("arg").or_else(|| e.get("command")).and_then(|v| v.as_str()) {
+        let line = ["arg", "query", "command", "uri"]
+            .iter()
+            .find_map(|k| e.get(*k).and_then(|v| v.as_str()).filter(|v| !v.trim().is_empty()));
+        if let Some(c) = line {
             let c: String = c.chars().take(200).collect();
             *commands.entry(c).or_default() += 1;
         }

@@ -42,12 +42,12 @@ pub struct LoginPage {
     error: String,
 }
 
-pub async fn login_form(headers: HeaderMap) -> Response {
+pub async fn login_form(State(st): State<AppState>, headers: HeaderMap) -> Response {
     // Reuse the double-submit value if the browser has one.
     let pre = auth::cookie(&headers, auth::PRE_COOKIE)
         .filter(|c| c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit()))
         .unwrap_or_else(|| random_hex(32));
-    let secure = false;
+    let secure = st.config().secure_cookies;
     let page = LoginPage {
         csrf: pre.clone(),
         error: String::new(),

@@ -70,6 +70,17 @@ async fn search_pages_histogram_and_errors() {
     let (s, _) = json(&app, &c, "/api/v1/search?kind=bogus").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 
+    // The overview: sources, protocols, credentials and commands.
+    let (s, o) = json(&app, &c, "/api/v1/overview").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(o["stats"]["events"].as_u64().unwrap(), total);
+    assert!(o["top_sources"].as_array().unwrap().iter().any(|x| x["ip"] == "192.0.2.1"), "{}", o["top_sources"]);
+    let creds = o["credentials"].as_array().unwrap();
+    assert!(creds.iter().any(|x| x["user"] == "webadmin" && x["password"] == "123456" && x["type"] == "ftp.login ok"), "{creds:?}");
+    assert!(creds.iter().all(|x| x["type"].as_str().unwrap().contains(".login") || x["type"].as_str().unwrap().contains(".auth")));
+    assert!(o["commands"].as_array().unwrap().iter().all(|x| !x["command"].as_str().unwrap().trim().is_empty()));
+    assert!(o["protocols"].as_array().unwrap().len() >= 6);
+
     // The page: a permalink renders the same results, and the error shows
     // at its column.
     let r = send(&app, c.get(&format!("/search?kind=events&{}", q("type:ftp.login")))).await;
