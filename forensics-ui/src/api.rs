@@ -257,7 +257,7 @@ struct PageParams {
 pub async fn timeline(State(st): State<AppState>, _u: CurrentUser, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Result<Json<Value>, AppError> {
     check_id(&id)?;
     let p: PageParams = params(raw)?;
-    let offset = number(&p.offset, "offset", 0, capture::ops::browse::MAX_OFFSET)?;
+    let offset = number(&p.offset, "offset", 0, capture::ops::browse::MAX_TIMELINE_OFFSET)?;
     let limit = number(&p.limit, "limit", 200, capture::ops::browse::MAX_LIMIT)?.max(1);
     let page = st.with_browser(move |b| Ok(b.timeline(&id, offset, limit)?)).await?;
     Ok(Json(serde_json::to_value(page).map_err(AppError::internal)?))

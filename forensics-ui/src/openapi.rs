@@ -77,7 +77,11 @@ pub fn spec() -> Value {
             "/api/v1/histogram": get("matches over time", hist_params, json!({ "$ref": "#/components/schemas/Histogram" })),
             "/api/v1/overview": get("totals, events over time, top sources, protocols, credentials, commands", vec![], obj.clone()),
             "/api/v1/sessions/{id}": get("a session's summary and flows", vec![id()], obj.clone()),
-            "/api/v1/sessions/{id}/timeline": get("a session's events in time order, one page", { let mut v = vec![id()]; v.extend(paging()); v }, page.clone()),
+            "/api/v1/sessions/{id}/timeline": get("a session's events in time order, one page", vec![
+                id(),
+                param("offset", "query", json!({ "type": "integer", "minimum": 0, "maximum": 1_000_000 }), ""),
+                param("limit", "query", json!({ "type": "integer", "minimum": 1, "maximum": 500 }), ""),
+            ], page.clone()),
             "/api/v1/sessions/{id}/density": get("packets per flow over the session's time", vec![id(), param("buckets", "query", json!({ "type": "integer", "minimum": 1, "maximum": 2000 }), "")], obj.clone()),
             "/api/v1/sessions/{id}/pcap": binary("the session's packets as stored", vec![id()], "application/vnd.tcpdump.pcap"),
             "/api/v1/flows/{key}": get("a flow's summary", vec![key()], obj.clone()),

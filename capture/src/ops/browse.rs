@@ -24,6 +24,8 @@ use crate::store::{locations, Error, Location, Manifest, Result};
 /// Results past this offset are not paged to: a deeper page means the
 /// query should be narrowed (it bounds the cost of one request).
 pub const MAX_OFFSET: usize = 10_000;
+/// A session's timeline pages deeper: replay walks a whole session.
+pub const MAX_TIMELINE_OFFSET: usize = 1_000_000;
 /// Most results on one page.
 pub const MAX_LIMIT: usize = 500;
 
@@ -154,11 +156,10 @@ impl Browser {
     /// One page of `kind` matching `text`, newest first.
     pub fn search(&self, kind: Kind, text: &str, offset: usize, limit: usize) -> Result<Page> {
         let q = self.parse(Some(kind), text)?;
-        self.page(q.as_ref(), offset, limit, Order::Desc)
+        self.page(q.as_ref(), offset.min(MAX_OFFSET), limit, Order::Desc)
     }
 
     fn page(&self, q: &dyn Query, offset: usize, limit: usize, order: Order) -> Result<Page> {
-        let offset = offset.min(MAX_OFFSET);
         let limit = limit.clamp(1, MAX_LIMIT);
         let searcher = self.reader.searcher();
         let top = TopDocs::with_limit(limit)
@@ -254,7 +255,7 @@ impl Browser {
             self.index.term(self.index.fields.session_id, session_id),
             Kind::Events,
         )?;
-        self.page(q.as_ref(), offset, limit, Order::Asc)
+        self.page(q.as_ref(), offset.min(MAX_TIMELINE_OFFSET), limit, Order::Asc)
     }
 
     /// A flow's document (with its packet locations), by flow key.
