@@ -35,3 +35,5 @@ fi
 python3 -c 'import pymongo' 2>/dev/null || pip3 install -q --break-system-packages pymongo 2>/dev/null || pip3 install -q pymongo
 if ! command -v cargo >/dev/null && [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+# forensics-ui: the OpenAPI fuzz test runs schemathesis (from PyPI).
+command -v st >/dev/null || python3 -m pip install -q schemathesis >/dev/null || python3 -m pip install -q --break-system-packages schemathesis >/dev/null

@@ -35,6 +35,9 @@ enum Command {
     Reindex(cmd::reindex::Args),
     Detector(cmd::detector::Args),
     Agents(cmd::agents::Args),
+    Ui(cmd::ui::Args),
+    User(cmd::user::Args),
+    Token(cmd::token::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +59,9 @@ fn main() -> ExitCode {
         Command::Reindex(args) => cmd::reindex::run(args),
         Command::Detector(args) => cmd::detector::run(args),
         Command::Agents(args) => cmd::agents::run(args),
+        Command::Ui(args) => cmd::ui::run(args),
+        Command::User(args) => cmd::user::run(args),
+        Command::Token(args) => cmd::token::run(args),
     };
     match result {
         Ok(code) => code,

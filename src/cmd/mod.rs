@@ -8,6 +8,9 @@ pub mod ingest;
 pub mod reindex;
 pub mod search;
 pub mod stats;
+pub mod token;
+pub mod ui;
+pub mod user;
 
 use std::io::{self, Write};
 use std::process::ExitCode;

@@ -1,6 +1,7 @@
 //! The operations on a data folder, as the CLI and the web UI call them:
 //! [`ingest()`], [`reindex()`], [`search()`], [`export()`], [`stats()`].
 
+pub mod browse;
 pub mod export;
 pub mod ingest;
 pub mod pipeline;
