@@ -67,7 +67,12 @@ target=${CARGO_TARGET_DIR:-$images_dir/../target}
 install -m 0755 "$target/release/mongo-decoy" mongo/mongo-decoy.bin
 
 # 3. The shared layer (users from credentials.txt), then one thin image per service.
-build() { docker build --quiet --network none --label "kyoka.images.hash=$all_hash" -t "$1" -f "$2/Dockerfile" . >/dev/null; }
+# The legacy builder's deprecation notice is noise; errors are shown.
+build() {
+    local out
+    out=$(DOCKER_BUILDKIT=0 docker build --quiet --network none --label "kyoka.images.hash=$all_hash" \
+        -t "$1" -f "$2/Dockerfile" . 2>&1 >/dev/null) || { echo "$out" >&2; return 1; }
+}
 build kyoka/sandbox-common:latest common
 for s in "${services[@]}"; do
     build "kyoka/sandbox-$s:latest" "$s"

@@ -33,6 +33,8 @@ enum Command {
     Export(cmd::export::Args),
     Stats(cmd::stats::Args),
     Reindex(cmd::reindex::Args),
+    Sandbox(cmd::sandbox::Args),
+    Orchestrator(cmd::orchestrator::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +54,8 @@ fn main() -> ExitCode {
         Command::Export(args) => cmd::export::run(args),
         Command::Stats(args) => cmd::stats::run(args),
         Command::Reindex(args) => cmd::reindex::run(args),
+        Command::Sandbox(args) => cmd::sandbox::run(args),
+        Command::Orchestrator(args) => cmd::orchestrator::run(args),
     };
     match result {
         Ok(code) => code,

@@ -6,6 +6,8 @@ pub mod ingest;
 pub mod reindex;
 pub mod search;
 pub mod stats;
+pub mod sandbox;
+pub mod orchestrator;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
