@@ -28,8 +28,13 @@ fn memory_of(sb: &SandboxInfo) -> u64 {
             let out = std::process::Command::new("docker").args(["inspect", "-f", "{{.State.Pid}}", c]).output().unwrap();
             let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
             let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-            let path = cg.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("").trim().to_string();
-            std::fs::read_to_string(format!("/sys/fs/cgroup{path}/memory.current")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+            // cgroup v1 (a memory hierarchy) or v2 (the unified tree).
+            let file = cg
+                .lines()
+                .find_map(|l| l.split_once(":memory:").map(|(_, p)| format!("/sys/fs/cgroup/memory{p}/memory.usage_in_bytes")))
+                .or_else(|| cg.lines().find_map(|l| l.strip_prefix("0::")).map(|p| format!("/sys/fs/cgroup{}/memory.current", p.trim())))
+                .unwrap_or_default();
+            std::fs::read_to_string(file).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0)
         })
         .sum()
 }

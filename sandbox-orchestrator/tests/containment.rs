@@ -103,16 +103,12 @@ fn nothing_new_leaves_a_sandbox() {
     let out = exec(&sa, "ssh", "admin", "head -c 1000m /dev/zero | tail > /dev/null; echo status=$?");
     assert!(text(&out).contains("status=137"), "a 1 GB tail under a 128 MB limit: {}", text(&out));
     let container = &sa.containers["ssh"];
-    let pid = text(&run("docker", &["inspect", "-f", "{{.State.Pid}}", container])).trim().to_string();
-    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    let path = cgroup.lines().find_map(|l| l.strip_prefix("0::")).expect("cgroup v2").trim().to_string();
-    let dir = format!("/sys/fs/cgroup{path}");
-    assert_eq!(std::fs::read_to_string(format!("{dir}/pids.max")).unwrap().trim(), "64");
+    assert_eq!(std::fs::read_to_string(cgroup_file(container, "pids", "pids.max", "pids.max")).unwrap().trim(), "64");
     let out = run("docker", &["exec", "-d", "-u", "admin", container, "bash", "-c", "b(){ b|b & }; b"]);
     assert!(out.status.success(), "{}", text(&out));
     std::thread::sleep(std::time::Duration::from_secs(3));
-    let current: u64 = std::fs::read_to_string(format!("{dir}/pids.current")).unwrap().trim().parse().unwrap();
-    let events = std::fs::read_to_string(format!("{dir}/pids.events")).unwrap();
+    let current: u64 = std::fs::read_to_string(cgroup_file(container, "pids", "pids.current", "pids.current")).unwrap().trim().parse().unwrap();
+    let events = std::fs::read_to_string(cgroup_file(container, "pids", "pids.events", "pids.events")).unwrap();
     assert!(current <= 64, "{current} processes under pids_limit 64");
     assert!(!events.contains("max 0"), "the fork bomb never hit the limit: {events}");
     // The other sandbox is untouched.

@@ -107,3 +107,19 @@ pub fn ssh(host: &str, user: &str, password: &str, command: &str) -> Output {
         .output()
         .expect("ssh client missing (scripts/deps.sh installs openssh-client)")
 }
+
+/// A cgroup file of a container, on cgroup v1 (per-controller hierarchies)
+/// or v2 (one unified tree); `v1`/`v2` are the file's names in each.
+pub fn cgroup_file(container: &str, controller: &str, v1: &str, v2: &str) -> String {
+    let pid = text(&run("docker", &["inspect", "-f", "{{.State.Pid}}", container])).trim().to_string();
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for line in cgroup.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, names, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        if names.split(',').any(|n| n == controller) {
+            return format!("/sys/fs/cgroup/{controller}{path}/{v1}");
+        }
+    }
+    let path = cgroup.lines().find_map(|l| l.strip_prefix("0::")).expect("no cgroup of the container").trim().to_string();
+    format!("/sys/fs/cgroup{path}/{v2}")
+}
