@@ -52,6 +52,9 @@ async fn main() {
     let o = Orchestrator::connect(config).await.expect("Docker and the images (bash images/build.sh)");
     let mut warm = Vec::new();
     let mut cold = Vec::new();
+    // The assign call alone (what `kyoka sandbox create` waits for).
+    let mut warm_assign = Vec::new();
+    let mut cold_assign = Vec::new();
     let mut made = Vec::new();
     for i in 0..runs {
         o.fill_pool().await.unwrap();
@@ -59,6 +62,7 @@ async fn main() {
         let t = Instant::now();
         let a = o.assign(attacker).await.unwrap();
         assert_eq!(a.how, "warm");
+        warm_assign.push(t.elapsed().as_secs_f64() * 1000.0);
         let sb = o.get(&a.sandbox).await.unwrap();
         all_answer(&o, &sb).await;
         warm.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -74,6 +78,7 @@ async fn main() {
         let t = Instant::now();
         let a = o.assign(attacker).await.unwrap();
         assert_eq!(a.how, "cold");
+        cold_assign.push(t.elapsed().as_secs_f64() * 1000.0);
         let sb = o.get(&a.sandbox).await.unwrap();
         all_answer(&o, &sb).await;
         cold.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -81,6 +86,10 @@ async fn main() {
     }
     report("warm pool (assign + unpause → all 7 answer)", warm);
     report("cold (network + 7 containers → all 7 answer)", cold);
+    report("  of which the warm assign call", warm_assign);
+    report("  of which the cold assign call", cold_assign);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average during the run: {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
     tokio::time::sleep(Duration::from_secs(5)).await;
     let mems: Vec<u64> = made.iter().map(memory_of).collect();
     let mean = mems.iter().sum::<u64>() as f64 / mems.len() as f64;

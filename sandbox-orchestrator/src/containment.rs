@@ -59,8 +59,21 @@ fn run(cmd: &str, args: &[&str], input: Option<&str>) -> Result<bool> {
     Ok(out.status.success())
 }
 
-/// Loads the table and the DOCKER-USER accept (once; checks before adding).
+static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+
+/// Loads the table and the DOCKER-USER accept, once per process (the
+/// service also reloads it at start, in case someone flushed the ruleset).
 pub fn install() -> Result<()> {
+    if INSTALLED.get().is_some() {
+        return Ok(());
+    }
+    reload()?;
+    let _ = INSTALLED.set(());
+    Ok(())
+}
+
+/// Loads the table and the DOCKER-USER accept (checks before adding).
+pub fn reload() -> Result<()> {
     run("nft", &["-f", "-"], Some(&ruleset()))?;
     let rule = ["DOCKER-USER", "-o", "kyk-+", "-j", "ACCEPT"];
     let check: Vec<&str> = ["-w", "-C"].into_iter().chain(rule).collect();

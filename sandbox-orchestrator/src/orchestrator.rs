@@ -65,17 +65,16 @@ impl Orchestrator {
 
     /// Every sandbox Docker knows of, complete or not.
     pub async fn sandboxes(&self) -> Result<Vec<SandboxInfo>> {
-        let containers = self
-            .docker
-            .list_containers(Some(ListContainersOptions { all: true, filters: Some(label_filter(&self.config.instance, None)), ..Default::default() }))
-            .await?;
-        let networks = self.docker.list_networks(Some(ListNetworksOptions { filters: Some(label_filter(&self.config.instance, None)) })).await?;
-        let volumes = self
-            .docker
-            .list_volumes(Some(ListVolumesOptions { filters: Some(label_filter(&self.config.instance, None)) }))
-            .await?
-            .volumes
-            .unwrap_or_default();
+        // Three independent listings, asked at once (this is on the path of
+        // every warm assignment).
+        let filter = label_filter(&self.config.instance, None);
+        let (containers, networks, volumes) = tokio::join!(
+            self.docker.list_containers(Some(ListContainersOptions { all: true, filters: Some(filter.clone()), ..Default::default() })),
+            self.docker.list_networks(Some(ListNetworksOptions { filters: Some(filter.clone()) })),
+            self.docker.list_volumes(Some(ListVolumesOptions { filters: Some(filter.clone()) })),
+        );
+        let (containers, networks) = (containers?, networks?);
+        let volumes = volumes?.volumes.unwrap_or_default();
         let mut by_id: BTreeMap<String, SandboxInfo> = BTreeMap::new();
         for n in &networks {
             let Some(l) = n.labels.as_ref() else { continue };
@@ -200,8 +199,9 @@ impl Orchestrator {
             return Ok(result(&shared, "shared"));
         }
         if let Some(sb) = all.iter().find(|s| s.state == State::Pooled) {
-            self.label_assignment(&sb.id, &key).await?;
-            self.thaw(sb).await?;
+            let (labelled, thawed) = tokio::join!(self.label_assignment(&sb.id, &key), self.thaw(sb));
+            labelled?;
+            thawed?;
             return Ok(result(sb, "warm"));
         }
         let sb = self.create(Some(&key)).await?;

@@ -54,7 +54,7 @@ pub async fn assign_flagged(o: &Orchestrator, redis: &mut redis::aio::Connection
 }
 
 pub async fn run(o: Arc<Orchestrator>, shutdown: impl Future<Output = ()>) -> Result<()> {
-    crate::containment::install()?;
+    crate::containment::reload()?;
     let kept = o.adopt().await?;
     tracing::info!(sandboxes = kept.len(), "adopted");
     let client = redis::Client::open(o.config.redis_url.as_str())?;
