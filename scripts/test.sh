@@ -8,4 +8,7 @@ cd "$(dirname "$0")/.."
 if ! command -v cargo >/dev/null && [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
 bash scripts/deps.sh
 test -d ../shared/fixtures/peer || { echo "missing ../shared/fixtures (peer captures)" >&2; exit 1; }
+# Sandbox images (debootstrap root + thin per-service images; a no-op when
+# current, about 6 min on a fresh machine).
+bash images/build.sh
 cargo test --workspace --no-fail-fast -- --nocapture

@@ -38,6 +38,8 @@ enum Command {
     Ui(cmd::ui::Args),
     User(cmd::user::Args),
     Token(cmd::token::Args),
+    Sandbox(cmd::sandbox::Args),
+    Orchestrator(cmd::orchestrator::Args),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +64,8 @@ fn main() -> ExitCode {
         Command::Ui(args) => cmd::ui::run(args),
         Command::User(args) => cmd::user::run(args),
         Command::Token(args) => cmd::token::run(args),
+        Command::Sandbox(args) => cmd::sandbox::run(args),
+        Command::Orchestrator(args) => cmd::orchestrator::run(args),
     };
     match result {
         Ok(code) => code,

@@ -11,6 +11,8 @@ pub mod stats;
 pub mod token;
 pub mod ui;
 pub mod user;
+pub mod sandbox;
+pub mod orchestrator;
 
 use std::io::{self, Write};
 use std::process::ExitCode;

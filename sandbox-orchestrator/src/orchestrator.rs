@@ -1,0 +1,462 @@
+//! Creating, finding, assigning, freezing and destroying sandboxes through
+//! the Docker API. Every call reads the truth back from Docker (labels), so
+//! the CLI and the service agree and a restart adopts what runs.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use bollard::models::{
+    ContainerCreateBody, ContainerSummaryStateEnum, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig,
+    NetworkCreateRequest, NetworkingConfig, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, ListContainersOptions, ListNetworksOptions, ListVolumesOptions, RemoveContainerOptions,
+    RemoveVolumeOptions,
+};
+use bollard::Docker;
+use futures_util::future::join_all;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::labels;
+use crate::sandbox::{Assignment, SandboxInfo, State};
+use crate::services;
+
+pub struct Orchestrator {
+    pub docker: Docker,
+    pub config: Config,
+}
+
+fn label_filter(instance: &str, extra: Option<(&str, &str)>) -> HashMap<String, Vec<String>> {
+    let mut values = vec![labels::SANDBOX.to_string(), format!("{}={instance}", labels::INSTANCE)];
+    if let Some((k, v)) = extra {
+        values.push(format!("{k}={v}"));
+    }
+    HashMap::from([("label".to_string(), values)])
+}
+
+fn random_id() -> String {
+    let mut b = [0u8; 4];
+    let _ = getrandom::fill(&mut b);
+    format!("sb-{}", hex::encode(b))
+}
+
+impl Orchestrator {
+    /// Connects to the local engine, agrees on an API version and checks
+    /// that every sandbox image is there.
+    pub async fn connect(config: Config) -> Result<Orchestrator> {
+        config.check()?;
+        let docker = Docker::connect_with_local_defaults()?.negotiate_version().await?;
+        docker.ping().await?;
+        let o = Orchestrator { docker, config };
+        for s in &o.config.services {
+            let image = o.image(s);
+            if o.docker.inspect_image(&image).await.is_err() {
+                return Err(Error::MissingImage { image });
+            }
+        }
+        Ok(o)
+    }
+
+    fn image(&self, service: &str) -> String {
+        format!("{}{}:latest", self.config.image_prefix, service)
+    }
+
+    /// Every sandbox Docker knows of, complete or not.
+    pub async fn sandboxes(&self) -> Result<Vec<SandboxInfo>> {
+        // Three independent listings, asked at once (this is on the path of
+        // every warm assignment).
+        let filter = label_filter(&self.config.instance, None);
+        let (containers, networks, volumes) = tokio::join!(
+            self.docker.list_containers(Some(ListContainersOptions { all: true, filters: Some(filter.clone()), ..Default::default() })),
+            self.docker.list_networks(Some(ListNetworksOptions { filters: Some(filter.clone()) })),
+            self.docker.list_volumes(Some(ListVolumesOptions { filters: Some(filter.clone()) })),
+        );
+        let (containers, networks) = (containers?, networks?);
+        let volumes = volumes?.volumes.unwrap_or_default();
+        let mut by_id: BTreeMap<String, SandboxInfo> = BTreeMap::new();
+        for n in &networks {
+            let Some(l) = n.labels.as_ref() else { continue };
+            let (Some(id), Some(subnet)) = (l.get(labels::SANDBOX), l.get(labels::SUBNET)) else { continue };
+            let Ok(subnet) = subnet.parse::<Ipv4Addr>() else { continue };
+            let attacker = l.get(labels::ATTACKER).filter(|a| a.as_str() != labels::POOL).cloned();
+            by_id.insert(
+                id.clone(),
+                SandboxInfo {
+                    id: id.clone(),
+                    attacker,
+                    state: State::Broken,
+                    subnet,
+                    bridge: labels::bridge_name(id),
+                    containers: BTreeMap::new(),
+                    paused: 0,
+                    running: 0,
+                },
+            );
+        }
+        let mut orphans = Vec::new();
+        for c in &containers {
+            let Some(l) = c.labels.as_ref() else { continue };
+            let (Some(id), Some(service)) = (l.get(labels::SANDBOX), l.get(labels::SERVICE)) else { continue };
+            let Some(sb) = by_id.get_mut(id) else {
+                orphans.push(id.clone());
+                continue;
+            };
+            sb.containers.insert(service.clone(), c.id.clone().unwrap_or_default());
+            match c.state {
+                Some(ContainerSummaryStateEnum::PAUSED) => sb.paused += 1,
+                Some(ContainerSummaryStateEnum::RUNNING) => sb.running += 1,
+                _ => {}
+            }
+        }
+        for v in &volumes {
+            let (Some(id), Some(attacker)) = (v.labels.get(labels::SANDBOX), v.labels.get(labels::ATTACKER)) else { continue };
+            if let Some(sb) = by_id.get_mut(id) {
+                sb.attacker = Some(attacker.clone());
+            } else {
+                orphans.push(id.clone());
+            }
+        }
+        let wanted = self.config.services.len();
+        let mut out: Vec<SandboxInfo> = by_id.into_values().collect();
+        for sb in &mut out {
+            let complete = sb.containers.len() == wanted && sb.paused + sb.running == wanted;
+            sb.state = match (complete, sb.attacker.is_some(), sb.paused) {
+                (false, _, _) => State::Broken,
+                (true, false, p) if p == wanted => State::Pooled,
+                (true, false, _) => State::Broken,
+                (true, true, 0) => State::Active,
+                (true, true, _) => State::Frozen,
+            };
+        }
+        // Containers or volumes whose network is gone: broken sandboxes too.
+        for id in orphans.into_iter().collect::<BTreeSet<_>>() {
+            if out.iter().all(|s| s.id != id) {
+                out.push(SandboxInfo {
+                    id: id.clone(),
+                    attacker: None,
+                    state: State::Broken,
+                    subnet: Ipv4Addr::UNSPECIFIED,
+                    bridge: labels::bridge_name(&id),
+                    containers: BTreeMap::new(),
+                    paused: 0,
+                    running: 0,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<SandboxInfo> {
+        self.sandboxes().await?.into_iter().find(|s| s.id == id).ok_or_else(|| Error::NotFound(id.to_string()))
+    }
+
+    /// After a restart: removes what is broken (half-made pre-creates,
+    /// sandboxes missing parts), keeps the rest. Returns what was kept.
+    pub async fn adopt(&self) -> Result<Vec<SandboxInfo>> {
+        let all = self.sandboxes().await?;
+        let mut kept = Vec::new();
+        for sb in all {
+            if sb.state == State::Broken {
+                tracing::warn!(sandbox = %sb.id, "removing a broken sandbox");
+                self.remove(&sb.id).await?;
+            } else {
+                kept.push(sb);
+            }
+        }
+        Ok(kept)
+    }
+
+    /// The sandbox for `attacker`: its own if it has one (thawed if frozen),
+    /// else a pool sandbox, else a new one; the shared one past `max_sandboxes`.
+    pub async fn assign(&self, attacker: IpAddr) -> Result<Assignment> {
+        let all = self.sandboxes().await?;
+        let key = attacker.to_string();
+        let result = |sb: &SandboxInfo, how: &str| Assignment {
+            sandbox: sb.id.clone(),
+            attacker: key.clone(),
+            how: how.to_string(),
+            endpoints: sb.endpoints(&self.config.services),
+        };
+        if let Some(sb) = all.iter().find(|s| s.attacker.as_deref() == Some(key.as_str()) && s.state != State::Broken) {
+            if sb.state == State::Frozen {
+                self.thaw(sb).await?;
+            }
+            return Ok(result(sb, "existing"));
+        }
+        let owned = all.iter().filter(|s| s.attacker.is_some() && !s.is_shared() && s.state != State::Broken).count();
+        if owned >= self.config.max_sandboxes {
+            let shared = match all.iter().find(|s| s.is_shared() && s.state != State::Broken) {
+                Some(sb) => {
+                    if sb.state == State::Frozen {
+                        self.thaw(sb).await?;
+                    }
+                    sb.clone()
+                }
+                None => self.create(Some(labels::SHARED)).await?,
+            };
+            return Ok(result(&shared, "shared"));
+        }
+        if let Some(sb) = all.iter().find(|s| s.state == State::Pooled) {
+            let (labelled, thawed) = tokio::join!(self.label_assignment(&sb.id, &key), self.thaw(sb));
+            labelled?;
+            thawed?;
+            return Ok(result(sb, "warm"));
+        }
+        let sb = self.create(Some(&key)).await?;
+        Ok(result(&sb, "cold"))
+    }
+
+    async fn label_assignment(&self, id: &str, attacker: &str) -> Result<()> {
+        let labels = HashMap::from([
+            (labels::SANDBOX.to_string(), id.to_string()),
+            (labels::INSTANCE.to_string(), self.config.instance.clone()),
+            (labels::ATTACKER.to_string(), attacker.to_string()),
+            (labels::SERVICE.to_string(), labels::ASSIGNMENT.to_string()),
+        ]);
+        self.docker
+            .create_volume(VolumeCreateRequest {
+                name: Some(labels::assignment_volume(id)),
+                labels: Some(labels),
+                ..Default::default()
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Pre-creates one pool sandbox: started (host keys made, daemons
+    /// initialised, every service answering), then paused.
+    pub async fn precreate(&self) -> Result<SandboxInfo> {
+        let sb = self.create(None).await?;
+        let ready = join_all(self.config.services.iter().map(|s| {
+            let addr = sb.address_of(s).expect("configured services have specs");
+            async move { crate::probe::wait_until_answers(s, addr, Duration::from_secs(60)).await }
+        }))
+        .await;
+        if ready.iter().any(|ok| !ok) {
+            self.remove(&sb.id).await?;
+            return Err(Error::Config(format!("pre-created sandbox {} did not answer on every service", sb.id)));
+        }
+        if self.config.services.iter().any(|s| s == "ssh") {
+            self.wait_for_rsa_key(&sb).await;
+        }
+        self.freeze(&sb).await?;
+        self.get(&sb.id).await
+    }
+
+    /// sshd reloads once its RSA key exists (made after start, see the
+    /// ssh entrypoint); pause only after that, so a handed-out sandbox
+    /// never restarts sshd under its attacker.
+    async fn wait_for_rsa_key(&self, sb: &SandboxInfo) {
+        use bollard::query_parameters::DownloadFromContainerOptions;
+        use futures_util::StreamExt;
+        let Some(container) = sb.containers.get("ssh") else { return };
+        let addr = sb.address_of("ssh").expect("ssh has a spec");
+        for _ in 0..300 {
+            let mut s = self.docker.download_from_container(
+                container,
+                Some(DownloadFromContainerOptions { path: "/etc/ssh/ssh_host_rsa_key.pub".into() }),
+            );
+            if matches!(s.next().await, Some(Ok(_))) {
+                // Give sshd its SIGHUP re-exec, then see it answer again.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                crate::probe::wait_until_answers("ssh", addr, Duration::from_secs(10)).await;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Creates and starts a sandbox: its network, then every service.
+    pub async fn create(&self, attacker: Option<&str>) -> Result<SandboxInfo> {
+        crate::containment::install()?;
+        let id = random_id();
+        let attacker_label = attacker.unwrap_or(labels::POOL).to_string();
+        let subnet = self.create_network(&id, &attacker_label).await?;
+        let made = join_all(self.config.services.iter().map(|s| self.create_container(&id, &attacker_label, subnet, s))).await;
+        if let Some(err) = made.into_iter().find_map(|r| r.err()) {
+            self.remove(&id).await?;
+            return Err(err);
+        }
+        if let Some(attacker) = attacker {
+            self.label_assignment(&id, attacker).await?;
+        }
+        let names: Vec<String> = self.config.services.iter().map(|s| labels::container_name(&id, s)).collect();
+        let started = join_all(names.iter().map(|n| self.docker.start_container(n, None))).await;
+        if let Some(err) = started.into_iter().find_map(|r| r.err()) {
+            self.remove(&id).await?;
+            return Err(err.into());
+        }
+        tracing::info!(sandbox = %id, attacker = %attacker_label, %subnet, "sandbox created");
+        self.get(&id).await
+    }
+
+    async fn create_network(&self, id: &str, attacker: &str) -> Result<Ipv4Addr> {
+        // Every instance's networks count: they share the engine's address space.
+        let all = HashMap::from([("label".to_string(), vec![labels::SUBNET.to_string()])]);
+        let networks = self.docker.list_networks(Some(ListNetworksOptions { filters: Some(all) })).await?;
+        let mut used: BTreeSet<Ipv4Addr> = networks
+            .iter()
+            .filter_map(|n| n.labels.as_ref()?.get(labels::SUBNET)?.parse().ok())
+            .collect();
+        // Another orchestrator may take the same block at the same moment:
+        // the engine refuses the overlap and we take the next one.
+        let mut attempt = 0;
+        loop {
+            let subnet = crate::subnets::allocate(&self.config.subnet_pool, &used)?;
+            match self.create_network_in(id, attacker, subnet).await {
+                Ok(()) => return Ok(subnet),
+                Err(e) if attempt < 8 => {
+                    tracing::debug!(%e, %subnet, "network create failed, next block");
+                    used.insert(subnet);
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn create_network_in(&self, id: &str, attacker: &str, subnet: Ipv4Addr) -> Result<()> {
+        let labels = HashMap::from([
+            (labels::SANDBOX.to_string(), id.to_string()),
+            (labels::INSTANCE.to_string(), self.config.instance.clone()),
+            (labels::ATTACKER.to_string(), attacker.to_string()),
+            (labels::SERVICE.to_string(), labels::NETWORK.to_string()),
+            (labels::SUBNET.to_string(), subnet.to_string()),
+        ]);
+        let options = HashMap::from([
+            ("com.docker.network.bridge.name".to_string(), labels::bridge_name(id)),
+            // No NAT out: nothing may leave anyway (containment), and the
+            // sandbox must see attackers' real addresses.
+            ("com.docker.network.bridge.enable_ip_masquerade".to_string(), "false".to_string()),
+        ]);
+        self.docker
+            .create_network(NetworkCreateRequest {
+                name: labels::network_name(id),
+                driver: Some("bridge".into()),
+                // Not `internal`: containers need their default route to
+                // answer redirected attackers; the nft table keeps them in.
+                internal: Some(false),
+                ipam: Some(Ipam {
+                    config: Some(vec![IpamConfig {
+                        subnet: Some(format!("{subnet}/{}", crate::subnets::PREFIX)),
+                        gateway: Some(crate::subnets::host(subnet, 1).to_string()),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
+                options: Some(options),
+                labels: Some(labels),
+                ..Default::default()
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn create_container(&self, id: &str, attacker: &str, subnet: Ipv4Addr, service: &str) -> Result<()> {
+        let spec = services::spec(service).ok_or_else(|| Error::Config(format!("unknown service {service}")))?;
+        let c = &self.config;
+        let labels = HashMap::from([
+            (labels::SANDBOX.to_string(), id.to_string()),
+            (labels::INSTANCE.to_string(), self.config.instance.clone()),
+            (labels::ATTACKER.to_string(), attacker.to_string()),
+            (labels::SERVICE.to_string(), service.to_string()),
+        ]);
+        let env: Vec<String> = c.service_env.get(service).into_iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
+        let network = labels::network_name(id);
+        let endpoint = EndpointSettings {
+            ipam_config: Some(EndpointIpamConfig {
+                ipv4_address: Some(crate::subnets::host(subnet, spec.host).to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let memory = (c.memory_limit_mb * 1024 * 1024) as i64;
+        let host_config = HostConfig {
+            network_mode: Some(network.clone()),
+            memory: Some(memory),
+            // No swap beyond the limit: a memory hog meets the OOM killer.
+            memory_swap: Some(memory),
+            nano_cpus: Some((c.cpu_limit_cores * 1e9) as i64),
+            pids_limit: Some(c.pids_limit),
+            cap_drop: Some(vec!["ALL".into()]),
+            cap_add: Some(spec.cap_add.iter().map(|s| s.to_string()).collect()),
+            security_opt: Some(vec!["no-new-privileges:true".into()]),
+            readonly_rootfs: Some(spec.read_only),
+            tmpfs: Some(spec.tmpfs.iter().map(|p| (p.to_string(), "rw,nosuid,nodev,size=16m".to_string())).collect()),
+            init: Some(true),
+            ..Default::default()
+        };
+        self.docker
+            .create_container(
+                Some(CreateContainerOptions { name: Some(labels::container_name(id, service)), ..Default::default() }),
+                ContainerCreateBody {
+                    image: Some(self.image(service)),
+                    hostname: Some(c.hostname.clone()),
+                    labels: Some(labels),
+                    env: Some(env),
+                    host_config: Some(host_config),
+                    networking_config: Some(NetworkingConfig { endpoints_config: Some(HashMap::from([(network, endpoint)])) }),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Pauses every container (the kernel still completes TCP handshakes).
+    pub async fn freeze(&self, sb: &SandboxInfo) -> Result<()> {
+        let r = join_all(sb.containers.values().map(|c| self.docker.pause_container(c))).await;
+        r.into_iter().filter_map(|r| r.err()).for_each(|e| tracing::debug!(%e, "pause"));
+        Ok(())
+    }
+
+    pub async fn thaw(&self, sb: &SandboxInfo) -> Result<()> {
+        let r = join_all(sb.containers.values().map(|c| self.docker.unpause_container(c))).await;
+        r.into_iter().filter_map(|r| r.err()).for_each(|e| tracing::debug!(%e, "unpause"));
+        Ok(())
+    }
+
+    /// Destroys a sandbox, keeping evidence of what changed on disk first.
+    pub async fn destroy(&self, id: &str) -> Result<Option<std::path::PathBuf>> {
+        let sb = self.get(id).await?;
+        let evidence = if sb.attacker.is_some() { Some(crate::evidence::collect(self, &sb).await?) } else { None };
+        self.remove(id).await?;
+        tracing::info!(sandbox = %id, "sandbox destroyed");
+        Ok(evidence)
+    }
+
+    /// Removes containers, network and assignment, ignoring what is gone.
+    pub async fn remove(&self, id: &str) -> Result<()> {
+        let containers = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(label_filter(&self.config.instance, Some((labels::SANDBOX, id)))),
+                ..Default::default()
+            }))
+            .await?;
+        join_all(containers.iter().filter_map(|c| c.id.as_deref()).map(|c| {
+            self.docker.remove_container(c, Some(RemoveContainerOptions { force: true, v: true, ..Default::default() }))
+        }))
+        .await;
+        let _ = self.docker.remove_network(&labels::network_name(id)).await;
+        let _ = self
+            .docker
+            .remove_volume(&labels::assignment_volume(id), Some(RemoveVolumeOptions { force: true }))
+            .await;
+        Ok(())
+    }
+
+    /// Tops the pool up to `pool_size` paused sandboxes.
+    pub async fn fill_pool(&self) -> Result<usize> {
+        let have = self.sandboxes().await?.iter().filter(|s| s.state == State::Pooled).count();
+        let mut made = 0;
+        for _ in have..self.config.pool_size {
+            self.precreate().await?;
+            made += 1;
+        }
+        Ok(made)
+    }
+}
