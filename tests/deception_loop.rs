@@ -561,7 +561,8 @@ fn attackers_are_moved_to_the_sandbox_and_everyone_else_stays() {
     assert!(redis_whoami(&lab, "att1", 4).unwrap().contains("sandbox"));
     // ...but not on a whitelisted port, nor on its connection already open.
     assert!(ssh_banner(&lab, "att1", 4, 2222).unwrap().contains("production"));
-    assert!(open.send("NOOP").starts_with("200"), "the open connection was cut");
+    let reply = open.send(&format!("USER {USER}"));
+    assert!(reply.starts_with("331"), "the open connection was cut: {reply:?}");
     // The good client and the untouched attacker stay on production.
     assert!(good(&lab).contains("production"));
     assert!(ftp_banner(&lab, "att4", 7).unwrap().contains("production"));
