@@ -7,11 +7,9 @@ use model::{Event, FlowRef, Timestamp, Transport};
 use serde_json::{json, Value};
 use tantivy::{DateTime, TantivyDocument};
 
+use super::facts::Facts;
 use super::schema::{Fields, KIND_EVENT, KIND_FLOW, KIND_SESSION};
 use super::session::{command_line, Summary};
-
-/// Full text kept per document.
-const MAX_TEXT_BYTES: usize = 64 << 10;
 
 fn date(ts: Timestamp) -> DateTime {
     DateTime::from_timestamp_micros(ts.0)
@@ -39,67 +37,25 @@ fn add_flow_ref(f: &Fields, doc: &mut TantivyDocument, flow: &FlowRef) {
     );
 }
 
-/// Every string in a JSON value, for the full-text field.
-fn collect_text(v: &Value, out: &mut String) {
-    if out.len() >= MAX_TEXT_BYTES {
-        return;
-    }
-    match v {
-        Value::String(s) => {
-            let room = MAX_TEXT_BYTES - out.len();
-            let mut end = s.len().min(room);
-            while !s.is_char_boundary(end) {
-                end -= 1;
-            }
-            out.push_str(&s[..end]);
-            out.push('\n');
-        }
-        Value::Array(a) => a.iter().for_each(|x| collect_text(x, out)),
-        Value::Object(o) => o.values().for_each(|x| collect_text(x, out)),
-        _ => {}
-    }
-}
-
-/// Keys whose values have fields of their own, left out of the full
-/// text: times, addresses and Community IDs, document ids, hashes. Their
-/// tokens are mostly unique (`2026`, `11`, `25T10`, base64 pieces), so they
-/// made up most of the text field's terms and positions while nobody
-/// searches them as words.
-const NOT_TEXT: &[&str] = &[
-    "ts",
-    "end",
-    "first_seen",
-    "last_seen",
-    "type",
-    "kind",
-    "flow",
-    "session_id",
-    "src_ip",
-    "dst_ips",
-    "dst_ports",
-    "sha256",
-    "infile_sha256",
-    "request_body_sha256",
-    "response_body_sha256",
-];
-
-/// The full text of a document: every string of its JSON except the
-/// top-level keys of [`NOT_TEXT`].
+/// The full text of a flow's or session's JSON.
 fn full_text(v: &Value) -> String {
-    let mut out = String::new();
-    match v {
-        Value::Object(o) => o
-            .iter()
-            .filter(|(k, _)| !NOT_TEXT.contains(&k.as_str()))
-            .for_each(|(_, x)| collect_text(x, &mut out)),
-        _ => collect_text(v, &mut out),
-    }
-    out
+    Facts::of(v).text
 }
 
-/// An event's JSON, for its session's summary and then its document.
-pub fn event_json(e: &Event) -> Value {
-    serde_json::to_value(e).unwrap_or(Value::Null)
+/// An event's JSON with its session, as stored.
+fn event_json(e: &Event, session_id: &str) -> String {
+    let mut json = serde_json::to_string(e).unwrap_or_else(|_| "{}".into());
+    // No `kind` key here: anomalies have a `kind` of their own.
+    if json.ends_with('}') {
+        json.pop();
+        if json.len() > 1 {
+            json.push(',');
+        }
+        json.push_str("\"session_id\":");
+        json.push_str(&serde_json::to_string(session_id).unwrap_or_else(|_| "\"\"".into()));
+        json.push('}');
+    }
+    json
 }
 
 /// An event on its way to the writer thread, which builds its document
@@ -107,7 +63,7 @@ pub fn event_json(e: &Event) -> Value {
 pub struct PendingEvent {
     pub source: std::sync::Arc<str>,
     pub event: Event,
-    pub json: Value,
+    pub facts: Facts,
     pub session_id: String,
     pub flow_key: String,
 }
@@ -120,20 +76,20 @@ impl PendingEvent {
             &self.event,
             &self.session_id,
             &self.flow_key,
-            self.json,
+            &self.facts,
         )
     }
 }
 
 /// An event (not `flow.end`) with the session and flow it belongs to, and
-/// its JSON ([`event_json`]).
+/// its [`Facts`].
 pub fn event(
     f: &Fields,
     source: &str,
     e: &Event,
     session_id: &str,
     flow_key: &str,
-    mut v: Value,
+    facts: &Facts,
 ) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
     doc.add_text(f.kind, KIND_EVENT);
@@ -143,13 +99,13 @@ pub fn event(
     doc.add_text(f.r#type, ty);
     if let Some((proto, _)) = ty.split_once('.') {
         doc.add_text(f.protocol, proto);
-    } else if let Some(p) = v.get("protocol").and_then(Value::as_str) {
+    } else if let Some(p) = facts.str("protocol") {
         doc.add_text(f.protocol, p);
     }
     add_flow_ref(f, &mut doc, &e.flow);
     doc.add_text(f.session_id, session_id);
     doc.add_text(f.flow_key, flow_key);
-    let s = |k: &str| v.get(k).and_then(Value::as_str);
+    let s = |k: &str| facts.str(k);
     for (field, keys) in [
         (f.user, &["user", "username"][..]),
         (f.password, &["password"]),
@@ -189,23 +145,18 @@ pub fn event(
     if let Some(q) = s("statement") {
         doc.add_text(f.query, q);
     }
-    if let Some(line) = command_line(ty, &v) {
+    if let Some(line) = command_line(ty, facts) {
         doc.add_text(f.arg, line);
     } else if let Some(a) = s("arg") {
         doc.add_text(f.arg, a);
     }
-    if let Some(ok) = v.get("success").and_then(Value::as_bool) {
+    if let Some(ok) = facts.bool("success") {
         doc.add_bool(f.success, ok);
     }
-    let text = full_text(&v);
-    if !text.is_empty() {
-        doc.add_text(f.text, &text);
+    if !facts.text.is_empty() {
+        doc.add_text(f.text, &facts.text);
     }
-    // No `kind` key here: anomalies have a `kind` of their own.
-    if let Value::Object(o) = &mut v {
-        o.insert("session_id".into(), json!(session_id));
-    }
-    doc.add_text(f.json, v.to_string());
+    doc.add_text(f.json, event_json(e, session_id));
     doc
 }
 
@@ -305,4 +256,28 @@ pub fn session(f: &Fields, source: &str, s: &Summary) -> TantivyDocument {
     }
     doc.add_text(f.json, v.to_string());
     doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_event_json_is_the_events_json_with_its_session() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../captures");
+        let store = crate::artifact::ArtifactStore::hash_only();
+        let mut checked = 0;
+        for proto in ["ftp/ftp-session", "http/http-session", "mongo/mongo-pymongo", "redis/redis-session"] {
+            let pcap = root.join(format!("{proto}.pcap"));
+            for e in crate::engine::dissect_file(&pcap, &store).unwrap() {
+                let mut v = serde_json::to_value(&e).unwrap();
+                v.as_object_mut()
+                    .unwrap()
+                    .insert("session_id".into(), json!("s-1\"x"));
+                assert_eq!(event_json(&e, "s-1\"x"), v.to_string());
+                checked += 1;
+            }
+        }
+        assert!(checked > 100, "{checked}");
+    }
 }

@@ -4,6 +4,7 @@
 //! ([`query`]).
 
 pub mod docs;
+pub mod facts;
 pub mod query;
 pub mod schema;
 pub mod session;

@@ -10,6 +10,8 @@ use model::{Event, EventBody, FlowRef, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::facts::Facts;
+
 /// Distinct values kept per list; strings are cut at `MAX_VALUE_CHARS`.
 const MAX_VALUES: usize = 1024;
 const MAX_VALUE_CHARS: usize = 256;
@@ -101,7 +103,7 @@ impl Summary {
     }
 
     /// Counts an event (not `flow.end`) whose JSON is `json`.
-    pub fn add_event(&mut self, event: &Event, json: &serde_json::Value) {
+    pub fn add_event(&mut self, event: &Event, facts: &Facts) {
         self.touch(event.ts);
         self.events += 1;
         let ty = event.type_name();
@@ -112,15 +114,11 @@ impl Summary {
         if let Some((proto, _)) = ty.split_once('.') {
             self.protocols.insert(proto.to_string());
         }
-        let s = |k: &str| json.get(k).and_then(|v| v.as_str());
+        let s = |k: &str| facts.str(k);
         if ty.ends_with(".login") || ty.ends_with(".auth") {
-            let tries = json
-                .get("attempts")
-                .and_then(|v| v.as_u64())
-                .unwrap_or(1)
-                .max(1);
+            let tries = facts.u64("attempts").unwrap_or(1).max(1);
             self.logins_tried += tries;
-            if json.get("success").and_then(|v| v.as_bool()) == Some(true) {
+            if facts.bool("success") == Some(true) {
                 self.logins_succeeded += 1;
             }
             if let Some(p) = s("password") {
@@ -132,7 +130,7 @@ impl Summary {
                 insert_capped(&mut self.users, u, &mut self.truncated);
             }
         }
-        if let Some(command) = command_line(ty, json) {
+        if let Some(command) = command_line(ty, facts) {
             if self.commands.len() < MAX_VALUES {
                 self.commands.push(cut(&command));
             } else {
@@ -153,7 +151,7 @@ impl Summary {
                     self.truncated = true;
                     break;
                 }
-                let size = json.get("size").and_then(|v| v.as_u64());
+                let size = facts.u64("size");
                 self.files.push(FileRef {
                     sha256: sha.to_string(),
                     path: s("path").map(str::to_string),
@@ -191,16 +189,9 @@ impl Summary {
 }
 
 /// What a command event says was done, as one line.
-pub fn command_line(ty: &str, json: &serde_json::Value) -> Option<String> {
-    let s = |k: &str| json.get(k).and_then(|v| v.as_str());
-    let args = |k: &str| {
-        json.get(k).and_then(|v| v.as_array()).map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-    };
+pub fn command_line(ty: &str, facts: &Facts) -> Option<String> {
+    let s = |k: &str| facts.str(k);
+    let args = |k: &str| facts.strs(k).map(|a| a.join(" "));
     let joined = |a: &str, b: Option<String>| match b.filter(|b| !b.is_empty()) {
         Some(b) => format!("{a} {b}"),
         None => a.to_string(),

@@ -15,6 +15,7 @@ use tantivy::Searcher;
 
 use crate::decode::LinkType;
 use crate::engine::{Engine, LINGER_MICROS};
+use crate::index::facts::Facts;
 use crate::index::session::{Sessions, Summary};
 use crate::index::writer::Writer;
 use crate::index::{docs, Index};
@@ -222,9 +223,9 @@ impl<'a> Pipeline<'a> {
             Some(s) => self.flow_key(s),
             None => String::new(),
         };
-        let json = docs::event_json(&e);
+        let facts = Facts::of(&e);
         if let Some(summary) = self.sessions.get_mut(session_ip, &session) {
-            summary.add_event(&e, &json);
+            summary.add_event(&e, &facts);
         }
         if let Some(f) = serial.and_then(|s| self.flows.get_mut(&s)) {
             f.events += 1;
@@ -233,7 +234,7 @@ impl<'a> Pipeline<'a> {
         self.writer.add_event(docs::PendingEvent {
             source: self.source_id.clone(),
             event: e,
-            json,
+            facts,
             session_id: session,
             flow_key,
         })
