@@ -1,10 +1,17 @@
 //! The deception loop end to end, with real parts only: network namespaces
 //! for a production host, an appliance (detector, its Redis, and a sandbox
-//! running the same daemons with other banners), a good client and three
-//! attackers. Production runs Debian's vsftpd, sshd and redis-server with
-//! `kyoka-agent` shipping their logs; the attackers run hydra. After the
-//! threshold, an attacker's new connections reach the sandbox while the good
-//! client, an already open connection and whitelisted ports stay on
+//! running the same daemons with other banners), a good client and six
+//! attackers. Production runs Debian's vsftpd, sshd, redis-server, MariaDB
+//! (`mariadbd`, general log) and the rsync daemon (a module that needs a
+//! login), with `kyoka-agent` shipping their logs; the sandbox tells itself
+//! apart by its FTP banner, SSH version, a Redis key, a row in MariaDB
+//! (`kyoka.whoami`) and the rsync motd, module comment and file name. The
+//! attackers run hydra against FTP, SSH, Redis and MySQL, and one lists the
+//! rsync modules without logging in (`rsync.unauthenticated_listing`; hydra
+//! has no rsync module). After the threshold, an attacker's new connections
+//! reach the sandbox (for MySQL, the real `mysql` client logged in reads the
+//! sandbox's row) while the good client (FTP, Redis, MySQL, a logged-in
+//! rsync), an already open connection and whitelisted ports stay on
 //! production; the agent's other modes and restarts of the agent and the
 //! detector are checked on the same lab.
 
@@ -18,13 +25,15 @@ const PASSWORD: &str = "Gr3en-Lantern-42";
 const REDIS_PASSWORD: &str = "prod-redis-pass";
 
 // One /24 per link; production is .1 on each, the peer .2.
-const LINKS: [(&str, u8); 6] = [
+const LINKS: [(&str, u8); 8] = [
     ("app", 3),
     ("good", 2),
     ("att1", 4),
     ("att2", 5),
     ("att3", 6),
     ("att4", 7),
+    ("att5", 8),
+    ("att6", 9),
 ];
 
 fn addr(link: u8, host: u8) -> String {
@@ -87,7 +96,8 @@ struct Lab {
 impl Lab {
     fn new() -> Lab {
         require(&[
-            "ip", "nft", "conntrack", "hydra", "vsftpd", "redis-server", "python3",
+            "ip", "nft", "conntrack", "hydra", "vsftpd", "redis-server", "python3", "mariadbd",
+            "mariadb-install-db", "mysql", "rsync",
         ]);
         remove_dead_runs();
         let lab = Lab {
@@ -298,12 +308,119 @@ fn start_services(lab: &mut Lab, host: &str, who: &str) {
     )
     .unwrap();
     lab.spawn(&format!("redis-{host}"), host, &["redis-server", redis.to_str().unwrap()]);
+
+    // MariaDB on its datadir from prepare_mariadb; a socket of its own so the
+    // two instances (and a system one) never meet.
+    lab.spawn(
+        &format!("mariadb-{host}"),
+        host,
+        &[
+            "mariadbd",
+            "--no-defaults",
+            &format!("--datadir={d}/mariadb"),
+            "--user=root",
+            "--port=3306",
+            "--bind-address=0.0.0.0",
+            &format!("--socket={d}/mysql.sock"),
+            &format!("--pid-file={d}/mariadb.pid"),
+            "--general-log=1",
+            &format!("--general-log-file={d}/mariadb-general.log"),
+            &format!("--log-error={d}/mariadb-error.log"),
+            "--skip-name-resolve",
+            "--innodb-buffer-pool-size=32M",
+            MARIADB_REDO_SIZE,
+        ],
+    );
+
+    // The rsync daemon: one module that needs a login (the good client's),
+    // its motd and module comment naming the host.
+    let module = dir.join("rsync-data");
+    std::fs::create_dir_all(&module).unwrap();
+    std::fs::write(module.join(format!("{who}.txt")), who).unwrap();
+    let secrets = dir.join("rsyncd.secrets");
+    std::fs::write(&secrets, format!("{USER}:{PASSWORD}\n")).unwrap();
+    std::fs::set_permissions(&secrets, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::write(dir.join("rsyncd.motd"), format!("Welcome to the {who} rsync service.\n")).unwrap();
+    let rsyncd = dir.join("rsyncd.conf");
+    std::fs::write(
+        &rsyncd,
+        format!(
+            "port = 873\nuse chroot = no\nreverse lookup = no\nlog file = {d}/rsyncd.log\n\
+             pid file = {d}/rsyncd.pid\nmotd file = {d}/rsyncd.motd\nuid = root\ngid = root\n\
+             [data]\npath = {m}\ncomment = {who} data\nread only = yes\nauth users = {USER}\n\
+             secrets file = {s}\n",
+            m = module.display(),
+            s = secrets.display(),
+        ),
+    )
+    .unwrap();
+    lab.spawn(
+        &format!("rsyncd-{host}"),
+        host,
+        &["rsync", "--daemon", "--no-detach", &format!("--config={}", rsyncd.display())],
+    );
+
     let ns = host.to_string();
     lab.wait_for(&format!("redis on {host}"), || {
         lab.exec(&ns, &["redis-cli", "-a", REDIS_PASSWORD, "--no-auth-warning", "set", "whoami", who])
             .stdout
             .starts_with(b"OK")
     });
+    lab.wait_for(&format!("MariaDB on {host}"), || {
+        mysql_who(lab, &ns, "127.0.0.1").as_deref() == Some(who)
+    });
+    lab.wait_for(&format!("the rsync daemon on {host}"), || {
+        lab.hello(&ns, "127.0.0.1", 873, "").is_some_and(|g| g.starts_with("@RSYNCD"))
+    });
+}
+
+/// A small redo log: the default (96 MB) per instance only costs disk here.
+const MARIADB_REDO_SIZE: &str = "--innodb-log-file-size=4M";
+
+/// Both hosts' MariaDB datadirs, made at once (mariadb-install-db takes about
+/// 3 s, mostly waiting on the disk): the same user and password on both, and
+/// a table `kyoka.whoami` that says which host answers.
+fn prepare_mariadb(lab: &Lab) {
+    let hosts = [(lab.dir("prod"), "production"), (lab.dir("app"), "sandbox")];
+    std::thread::scope(|s| {
+        for (dir, who) in &hosts {
+            s.spawn(move || init_mariadb(dir, who));
+        }
+    });
+}
+
+fn init_mariadb(dir: &Path, who: &str) {
+    let datadir = format!("--datadir={}", dir.join("mariadb").display());
+    sh(&[
+        "mariadb-install-db",
+        "--no-defaults",
+        &datadir,
+        "--user=root",
+        "--auth-root-authentication-method=normal",
+        "--skip-test-db",
+        MARIADB_REDO_SIZE,
+    ]);
+    // The stock grants only let root in by socket: users come from
+    // --bootstrap, one statement per line, privileges loaded first.
+    let sql = format!(
+        "FLUSH PRIVILEGES;\nCREATE USER '{USER}'@'%' IDENTIFIED BY '{PASSWORD}';\n\
+         CREATE DATABASE kyoka;\nCREATE TABLE kyoka.whoami (who VARCHAR(32));\n\
+         INSERT INTO kyoka.whoami VALUES ('{who}');\nGRANT SELECT ON kyoka.* TO '{USER}'@'%';\n"
+    );
+    let mut boot = Command::new("mariadbd")
+        .args(["--no-defaults", "--bootstrap", &datadir, "--user=root", MARIADB_REDO_SIZE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mariadbd runs");
+    boot.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
+    let out = boot.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "mariadbd --bootstrap failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn add_user() {
@@ -365,8 +482,12 @@ fn write_agent_config(lab: &Lab, id: &str, key: &str) -> PathBuf {
              heartbeat_interval_seconds = 2\npoll_interval_seconds = 2\n\n\
              [[services]]\nname = \"ftp\"\nport = 21\n\n[[services]]\nname = \"ssh\"\nport = 22\n\n\
              [[services]]\nname = \"redis\"\nport = 6379\n\n\
+             [[services]]\nname = \"mysql\"\nport = 3306\n\n\
+             [[services]]\nname = \"rsync\"\nport = 873\n\n\
              [[files]]\npath = \"{p}/vsftpd.log\"\napp_name = \"vsftpd\"\nstart_at = \"beginning\"\n\n\
              [[files]]\npath = \"{p}/sshd.log\"\napp_name = \"sshd\"\nstart_at = \"beginning\"\n\n\
+             [[files]]\npath = \"{p}/mariadb-general.log\"\napp_name = \"mariadbd\"\nstart_at = \"beginning\"\n\n\
+             [[files]]\npath = \"{p}/rsyncd.log\"\napp_name = \"rsyncd\"\nstart_at = \"beginning\"\n\n\
              [[redis_monitor]]\naddress = \"127.0.0.1:6379\"\npassword = \"{REDIS_PASSWORD}\"\napp_name = \"redis\"\n",
             state = dir.join("state").display(),
             p = prod.display(),
@@ -455,6 +576,38 @@ fn redis_whoami(lab: &Lab, ns: &str, link: u8) -> Option<String> {
     )
 }
 
+/// What `kyoka.whoami` says to the real mysql client logged in as USER.
+fn mysql_who(lab: &Lab, ns: &str, ip: &str) -> Option<String> {
+    let out = lab.exec(
+        ns,
+        &[
+            "mysql", "--no-defaults", "--connect-timeout=3", "-h", ip, "-u", USER,
+            &format!("--password={PASSWORD}"), "-N", "-B", "-e", "SELECT who FROM kyoka.whoami",
+        ],
+    );
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn mysql_whoami(lab: &Lab, ns: &str, link: u8) -> Option<String> {
+    mysql_who(lab, ns, &prod_seen_from(link))
+}
+
+/// An anonymous module listing (motd and module comments): what gets an
+/// rsync client flagged.
+fn rsync_list(lab: &Lab, ns: &str, link: u8) -> Option<String> {
+    let url = format!("rsync://{}/", prod_seen_from(link));
+    let out = lab.exec(ns, &["rsync", "--contimeout=3", "--timeout=5", &url]);
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A logged-in listing of the module (motd and files): a good client's use.
+fn rsync_login(lab: &Lab, ns: &str, link: u8) -> Option<String> {
+    let url = format!("rsync://{USER}@{}/data/", prod_seen_from(link));
+    let password = format!("RSYNC_PASSWORD={PASSWORD}");
+    let out = lab.exec(ns, &["env", &password, "rsync", "--contimeout=3", "--timeout=5", &url]);
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 fn hydra(lab: &Lab, ns: &str, link: u8, service: &str) -> Child {
     let words = lab.dir("hydra").join("passwords.txt");
     std::fs::write(&words, "123456\npassword\nletmein\nqwerty\nadmin\ndragon\nmonkey\nabc123\n").unwrap();
@@ -491,6 +644,8 @@ fn publish_sandbox(lab: &Lab) {
             {"service": "ftp", "address": sandbox, "port": 21},
             {"service": "ssh", "address": sandbox, "port": 22},
             {"service": "redis", "address": sandbox, "port": 6379},
+            {"service": "mysql", "address": sandbox, "port": 3306},
+            {"service": "rsync", "address": sandbox, "port": 873},
         ]
     });
     let cli = |args: &[&str]| {
@@ -509,6 +664,7 @@ fn publish_sandbox(lab: &Lab) {
 fn attackers_are_moved_to_the_sandbox_and_everyone_else_stays() {
     add_user();
     let mut lab = Lab::new();
+    prepare_mariadb(&lab);
     start_services(&mut lab, "prod", "production");
     start_services(&mut lab, "app", "sandbox");
     let state = lab.dir("state-redis");
@@ -535,13 +691,21 @@ fn attackers_are_moved_to_the_sandbox_and_everyone_else_stays() {
     assert!(ftp_banner(&lab, "att1", 4).unwrap().contains("production"));
     let (mut open, banner) = OpenConnection::ftp(&lab, "att1", &prod_seen_from(4));
     assert!(banner.contains("production"), "{banner}");
+    assert_eq!(mysql_whoami(&lab, "good", 2).as_deref(), Some("production"));
+    assert_eq!(mysql_whoami(&lab, "att5", 8).as_deref(), Some("production"));
+    let login = rsync_login(&lab, "good", 2).unwrap_or_default();
+    assert!(login.contains("production rsync") && login.contains("production.txt"), "{login}");
 
-    // Three attackers brute-force three services at once.
+    // Four attackers brute-force four services at once; a fifth lists the
+    // rsync modules without logging in (production answers that once).
     let mut runs = vec![
         hydra(&lab, "att1", 4, "ftp"),
         hydra(&lab, "att2", 5, "ssh"),
         hydra(&lab, "att3", 6, "redis"),
+        hydra(&lab, "att5", 8, "mysql"),
     ];
+    let listing = rsync_list(&lab, "att6", 9).unwrap_or_default();
+    assert!(listing.contains("production data"), "{listing}");
     let ftp_moved = lab.wait_for("the FTP attacker's redirect", || {
         ftp_banner(&lab, "att1", 4).is_some_and(|b| b.contains("sandbox"))
     });
@@ -551,6 +715,13 @@ fn attackers_are_moved_to_the_sandbox_and_everyone_else_stays() {
     lab.wait_for("the Redis attacker's redirect", || {
         redis_whoami(&lab, "att3", 6).is_some_and(|b| b.contains("sandbox"))
     });
+    // The real mysql client, with the right password, gets the sandbox's data.
+    lab.wait_for("the MySQL attacker's redirect", || {
+        mysql_whoami(&lab, "att5", 8).as_deref() == Some("sandbox")
+    });
+    lab.wait_for("the rsync lister's redirect", || {
+        rsync_list(&lab, "att6", 9).is_some_and(|l| l.contains("sandbox data"))
+    });
     for run in &mut runs {
         let _ = run.wait();
     }
@@ -559,6 +730,9 @@ fn attackers_are_moved_to_the_sandbox_and_everyone_else_stays() {
     // A flagged attacker goes to the sandbox on every protected service...
     assert!(ssh_banner(&lab, "att1", 4, 22).unwrap().contains("sandbox"));
     assert!(redis_whoami(&lab, "att1", 4).unwrap().contains("sandbox"));
+    assert_eq!(mysql_whoami(&lab, "att1", 4).as_deref(), Some("sandbox"));
+    assert!(rsync_login(&lab, "att1", 4).unwrap().contains("sandbox.txt"));
+    assert!(ftp_banner(&lab, "att6", 9).unwrap().contains("sandbox"));
     // ...but not on a whitelisted port, nor on its connection already open.
     assert!(ssh_banner(&lab, "att1", 4, 2222).unwrap().contains("production"));
     let reply = open.send(&format!("USER {USER}"));
@@ -567,6 +741,9 @@ fn attackers_are_moved_to_the_sandbox_and_everyone_else_stays() {
     assert!(good(&lab).contains("production"));
     assert!(ftp_banner(&lab, "att4", 7).unwrap().contains("production"));
     assert!(redis_whoami(&lab, "good", 2).unwrap().contains("production"));
+    assert_eq!(mysql_whoami(&lab, "good", 2).as_deref(), Some("production"));
+    assert!(rsync_login(&lab, "good", 2).unwrap().contains("production.txt"));
+    assert_eq!(mysql_whoami(&lab, "att4", 7).as_deref(), Some("production"));
 
     // The agent restarts (killed, no clean stop): it rebuilds from its last
     // good policy, without a second table or lost attacker.
@@ -610,8 +787,10 @@ fn attackers_are_moved_to_the_sandbox_and_everyone_else_stays() {
     lab.stop("agent-4", "-TERM");
     start_agent(&mut lab, "agent-5", "honeypot", &config);
     lab.wait_for("the good client to land in the sandbox", || good(&lab).contains("sandbox"));
+    assert_eq!(mysql_whoami(&lab, "good", 2).as_deref(), Some("sandbox"));
     assert!(ssh_banner(&lab, "good", 2, 2222).unwrap().contains("production"));
     lab.stop("agent-5", "-TERM");
     assert_eq!(kyoka_tables(&lab), 0, "a clean stop removes the table");
     assert!(good(&lab).contains("production"));
+    assert_eq!(mysql_whoami(&lab, "good", 2).as_deref(), Some("production"));
 }
