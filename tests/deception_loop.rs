@@ -318,6 +318,7 @@ fn start_services(lab: &mut Lab, host: &str, who: &str) {
             "mariadbd",
             "--no-defaults",
             &format!("--datadir={d}/mariadb"),
+            &format!("--tmpdir={d}/mariadb-tmp"),
             "--user=root",
             "--port=3306",
             "--bind-address=0.0.0.0",
@@ -391,10 +392,16 @@ fn prepare_mariadb(lab: &Lab) {
 
 fn init_mariadb(dir: &Path, who: &str) {
     let datadir = format!("--datadir={}", dir.join("mariadb").display());
+    // Two installs sharing /tmp failed now and then on each other's
+    // temporary tables ("Unknown table 'mysql.tmp_user_sys'").
+    let tmp = dir.join("mariadb-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let tmpdir = format!("--tmpdir={}", tmp.display());
     sh(&[
         "mariadb-install-db",
         "--no-defaults",
         &datadir,
+        &tmpdir,
         "--user=root",
         "--auth-root-authentication-method=normal",
         "--skip-test-db",
@@ -408,7 +415,7 @@ fn init_mariadb(dir: &Path, who: &str) {
          INSERT INTO kyoka.whoami VALUES ('{who}');\nGRANT SELECT ON kyoka.* TO '{USER}'@'%';\n"
     );
     let mut boot = Command::new("mariadbd")
-        .args(["--no-defaults", "--bootstrap", &datadir, "--user=root", MARIADB_REDO_SIZE])
+        .args(["--no-defaults", "--bootstrap", &datadir, &tmpdir, "--user=root", MARIADB_REDO_SIZE])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -635,6 +642,14 @@ fn register_agent(lab: &Lab) -> (String, String) {
     (v["id"].as_str().unwrap().to_string(), v["key"].as_str().unwrap().to_string())
 }
 
+/// Why the detector flagged the attacker on `link` (its record in Redis).
+fn flag_reason(lab: &Lab, link: u8) -> String {
+    let ip: std::net::IpAddr = addr(link, 2).parse().unwrap();
+    let key = model::state::attacker(ip);
+    let out = lab.exec("app", &["redis-cli", "-p", "6380", "hget", &key, "reason"]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// What the orchestrator does for a shared sandbox: publish its endpoints.
 fn publish_sandbox(lab: &Lab) {
     let sandbox = addr(APP, 2);
@@ -725,6 +740,11 @@ fn attackers_are_moved_to_the_sandbox_and_everyone_else_stays() {
     for run in &mut runs {
         let _ = run.wait();
     }
+    // Flagged by the rules meant for them, from the shipped logs.
+    let reason = flag_reason(&lab, 8);
+    assert!(reason.contains("mysql.brute_force"), "{reason}");
+    let reason = flag_reason(&lab, 9);
+    assert!(reason.contains("rsync.unauthenticated_listing"), "{reason}");
     eprintln!("the FTP attacker was redirected {ftp_moved:?} after waiting began");
 
     // A flagged attacker goes to the sandbox on every protected service...
