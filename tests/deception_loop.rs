@@ -100,9 +100,10 @@ impl Lab {
             "mariadb-install-db", "mysql", "rsync",
         ]);
         remove_dead_runs();
+        let tag = format!("kyl{}", std::process::id());
         let lab = Lab {
-            tag: format!("kyl{}", std::process::id()),
-            work: tempfile::tempdir().unwrap(),
+            work: tempfile::Builder::new().prefix(&format!("{tag}-")).tempdir().unwrap(),
+            tag,
             children: Vec::new(),
         };
         sh(&["ip", "netns", "add", &lab.ns("prod")]);
@@ -224,30 +225,45 @@ impl Drop for Lab {
             let _ = child.wait();
         }
         for name in ["prod"].into_iter().chain(LINKS.iter().map(|(n, _)| *n)) {
-            let ns = self.ns(name);
-            // Forked daemons (vsftpd, sshd sessions) live in our namespaces.
-            if let Ok(out) = Command::new("ip").args(["netns", "pids", &ns]).output() {
-                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                    let _ = Command::new("kill").args(["-9", pid]).status();
-                }
-            }
-            let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+            remove_namespace(&self.ns(name));
         }
     }
 }
 
-/// Namespaces of runs that were killed (their process is gone).
+fn remove_namespace(ns: &str) {
+    // Forked daemons (vsftpd, sshd sessions, rsync) live in our namespaces.
+    if let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() {
+        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            let _ = Command::new("kill").args(["-9", pid]).status();
+        }
+    }
+    let _ = Command::new("ip").args(["netns", "del", ns]).status();
+}
+
+/// What runs that were killed (their process is gone) left: namespaces,
+/// the daemons still running in them, then their folders (MariaDB's
+/// datadirs are some 20 MB each).
 fn remove_dead_runs() {
-    let Ok(dir) = std::fs::read_dir("/run/netns") else {
-        return;
+    let dead = |name: &str| {
+        let pid = name.strip_prefix("kyl").and_then(|r| r.split('-').next()).unwrap_or("");
+        !pid.is_empty()
+            && pid.bytes().all(|b| b.is_ascii_digit())
+            && !Path::new(&format!("/proc/{pid}")).exists()
     };
-    for entry in dir.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix("kyl").and_then(|r| r.split('-').next()) else {
-            continue;
-        };
-        if !pid.is_empty() && !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = Command::new("ip").args(["netns", "del", &name]).status();
+    let names = |dir: &Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default()
+    };
+    for name in names(Path::new("/run/netns")) {
+        if dead(&name) {
+            remove_namespace(&name);
+        }
+    }
+    let tmp = std::env::temp_dir();
+    for name in names(&tmp) {
+        if dead(&name) {
+            let _ = std::fs::remove_dir_all(tmp.join(name));
         }
     }
 }
