@@ -325,30 +325,6 @@ fn start_services(lab: &mut Lab, host: &str, who: &str) {
     .unwrap();
     lab.spawn(&format!("redis-{host}"), host, &["redis-server", redis.to_str().unwrap()]);
 
-    // MariaDB on its datadir from prepare_mariadb; a socket of its own so the
-    // two instances (and a system one) never meet.
-    lab.spawn(
-        &format!("mariadb-{host}"),
-        host,
-        &[
-            "mariadbd",
-            "--no-defaults",
-            &format!("--datadir={d}/mariadb"),
-            &format!("--tmpdir={d}/mariadb-tmp"),
-            "--user=root",
-            "--port=3306",
-            "--bind-address=0.0.0.0",
-            &format!("--socket={d}/mysql.sock"),
-            &format!("--pid-file={d}/mariadb.pid"),
-            "--general-log=1",
-            &format!("--general-log-file={d}/mariadb-general.log"),
-            &format!("--log-error={d}/mariadb-error.log"),
-            "--skip-name-resolve",
-            "--innodb-buffer-pool-size=32M",
-            MARIADB_REDO_SIZE,
-        ],
-    );
-
     // The rsync daemon: one module that needs a login (the good client's),
     // its motd and module comment naming the host.
     let module = dir.join("rsync-data");
@@ -377,6 +353,37 @@ fn start_services(lab: &mut Lab, host: &str, who: &str) {
         &["rsync", "--daemon", "--no-detach", &format!("--config={}", rsyncd.display())],
     );
 
+}
+
+/// MariaDB on its datadir from prepare_mariadb; a socket of its own so the
+/// two instances (and a system one) never meet.
+fn start_mariadb(lab: &mut Lab, host: &str) {
+    let d = lab.dir(host).display().to_string();
+    lab.spawn(
+        &format!("mariadb-{host}"),
+        host,
+        &[
+            "mariadbd",
+            "--no-defaults",
+            &format!("--datadir={d}/mariadb"),
+            &format!("--tmpdir={d}/mariadb-tmp"),
+            "--user=root",
+            "--port=3306",
+            "--bind-address=0.0.0.0",
+            &format!("--socket={d}/mysql.sock"),
+            &format!("--pid-file={d}/mariadb.pid"),
+            "--general-log=1",
+            &format!("--general-log-file={d}/mariadb-general.log"),
+            &format!("--log-error={d}/mariadb-error.log"),
+            "--skip-name-resolve",
+            "--innodb-buffer-pool-size=32M",
+            MARIADB_REDO_SIZE,
+        ],
+    );
+}
+
+/// Every daemon of start_services and start_mariadb answers (from inside).
+fn wait_for_services(lab: &Lab, host: &str, who: &str) {
     let ns = host.to_string();
     lab.wait_for(&format!("redis on {host}"), || {
         lab.exec(&ns, &["redis-cli", "-a", REDIS_PASSWORD, "--no-auth-warning", "set", "whoami", who])
@@ -394,16 +401,19 @@ fn start_services(lab: &mut Lab, host: &str, who: &str) {
 /// A small redo log: the default (96 MB) per instance only costs disk here.
 const MARIADB_REDO_SIZE: &str = "--innodb-log-file-size=4M";
 
-/// Both hosts' MariaDB datadirs, made at once (mariadb-install-db takes about
-/// 3 s, mostly waiting on the disk): the same user and password on both, and
-/// a table `kyoka.whoami` that says which host answers.
-fn prepare_mariadb(lab: &Lab) {
+/// Both hosts' MariaDB datadirs, made in parallel and while the other
+/// daemons start (mariadb-install-db takes 3-4 s, mostly waiting on the
+/// disk): the same user and password on both, and a table `kyoka.whoami`
+/// that says which host answers.
+fn prepare_mariadb(lab: &Lab) -> std::thread::JoinHandle<()> {
     let hosts = [(lab.dir("prod"), "production"), (lab.dir("app"), "sandbox")];
-    std::thread::scope(|s| {
-        for (dir, who) in &hosts {
-            s.spawn(move || init_mariadb(dir, who));
-        }
-    });
+    std::thread::spawn(move || {
+        std::thread::scope(|s| {
+            for (dir, who) in &hosts {
+                s.spawn(move || init_mariadb(dir, who));
+            }
+        })
+    })
 }
 
 fn init_mariadb(dir: &Path, who: &str) {
@@ -695,9 +705,14 @@ fn publish_sandbox(lab: &Lab) {
 fn attackers_are_moved_to_the_sandbox_and_everyone_else_stays() {
     add_user();
     let mut lab = Lab::new();
-    prepare_mariadb(&lab);
+    let datadirs = prepare_mariadb(&lab);
     start_services(&mut lab, "prod", "production");
     start_services(&mut lab, "app", "sandbox");
+    datadirs.join().expect("making MariaDB's datadirs failed");
+    start_mariadb(&mut lab, "prod");
+    start_mariadb(&mut lab, "app");
+    wait_for_services(&lab, "prod", "production");
+    wait_for_services(&lab, "app", "sandbox");
     let state = lab.dir("state-redis");
     lab.spawn(
         "state-redis",
