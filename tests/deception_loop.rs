@@ -283,10 +283,11 @@ fn start_services(lab: &mut Lab, host: &str, who: &str) {
              vsftpd_log_file={d}/vsftpd.log\npasv_enable=YES\npasv_min_port=40000\n\
              pasv_max_port=40009\nsecure_chroot_dir=/var/run/vsftpd/empty\n\
              pam_service_name=vsftpd\nseccomp_sandbox=NO\nisolate=NO\nisolate_network=NO\n\
-             max_login_fails=2\n"
+             max_login_fails=2\ndelay_failed_login=0\n"
         ),
     )
     .unwrap();
+    // delay_failed_login=0: hydra's FTP runs then end in seconds, not ten.
     lab.spawn(&format!("vsftpd-{host}"), host, &["vsftpd", vsftpd.to_str().unwrap()]);
 
     for kind in ["ed25519", "ecdsa"] {
