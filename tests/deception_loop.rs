@@ -333,8 +333,10 @@ fn start_services(lab: &mut Lab, host: &str, who: &str) {
     std::fs::write(module.join(format!("{who}.txt")), who).unwrap();
     let secrets = dir.join("rsyncd.secrets");
     std::fs::write(&secrets, format!("{USER}:{PASSWORD}\n")).unwrap();
-    std::fs::set_permissions(&secrets, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    std::fs::write(dir.join("rsyncd.motd"), format!("Welcome to the {who} rsync service.\n")).unwrap();
+    let owner_only = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+    std::fs::set_permissions(&secrets, owner_only).unwrap();
+    let motd = format!("Welcome to the {who} rsync service.\n");
+    std::fs::write(dir.join("rsyncd.motd"), motd).unwrap();
     let rsyncd = dir.join("rsyncd.conf");
     std::fs::write(
         &rsyncd,
@@ -520,7 +522,8 @@ fn write_agent_config(lab: &Lab, id: &str, key: &str) -> PathBuf {
              [[services]]\nname = \"rsync\"\nport = 873\n\n\
              [[files]]\npath = \"{p}/vsftpd.log\"\napp_name = \"vsftpd\"\nstart_at = \"beginning\"\n\n\
              [[files]]\npath = \"{p}/sshd.log\"\napp_name = \"sshd\"\nstart_at = \"beginning\"\n\n\
-             [[files]]\npath = \"{p}/mariadb-general.log\"\napp_name = \"mariadbd\"\nstart_at = \"beginning\"\n\n\
+             [[files]]\npath = \"{p}/mariadb-general.log\"\napp_name = \"mariadbd\"\n\
+             start_at = \"beginning\"\n\n\
              [[files]]\npath = \"{p}/rsyncd.log\"\napp_name = \"rsyncd\"\nstart_at = \"beginning\"\n\n\
              [[redis_monitor]]\naddress = \"127.0.0.1:6379\"\npassword = \"{REDIS_PASSWORD}\"\napp_name = \"redis\"\n",
             state = dir.join("state").display(),
@@ -549,7 +552,8 @@ fn kyoka_tables(lab: &Lab) -> usize {
         .count()
 }
 
-/// An FTP control connection kept open across the redirect.
+/// A connection kept open across the redirect: an FTP control connection,
+/// or the mysql client's session (one statement per line, one row back).
 struct OpenConnection {
     child: Child,
     stdin: ChildStdin,
@@ -565,17 +569,35 @@ impl OpenConnection {
             for line in sys.stdin:\n\
             \x20   s.sendall(line.strip().encode()+b'\\r\\n')\n\
             \x20   print(f.readline().decode().strip(),flush=True)\n";
+        let mut open = OpenConnection::spawn(lab, ns, &["python3", "-c", script, ip]);
+        let mut banner = String::new();
+        open.stdout.read_line(&mut banner).unwrap();
+        (open, banner)
+    }
+
+    fn mysql(lab: &Lab, ns: &str, ip: &str) -> OpenConnection {
+        let password = format!("--password={PASSWORD}");
+        OpenConnection::spawn(
+            lab,
+            ns,
+            &[
+                "mysql", "--no-defaults", "--skip-reconnect", "--unbuffered", "-N", "-B", "-h", ip,
+                "-u", USER, &password,
+            ],
+        )
+    }
+
+    fn spawn(lab: &Lab, ns: &str, args: &[&str]) -> OpenConnection {
         let mut child = Command::new("ip")
-            .args(["netns", "exec", &lab.ns(ns), "python3", "-c", script, ip])
+            .args(["netns", "exec", &lab.ns(ns)])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
         let stdin = child.stdin.take().unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut banner = String::new();
-        stdout.read_line(&mut banner).unwrap();
-        (OpenConnection { child, stdin, stdout }, banner)
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        OpenConnection { child, stdin, stdout }
     }
 
     fn send(&mut self, line: &str) -> String {
@@ -740,6 +762,9 @@ fn attackers_are_moved_to_the_sandbox_and_everyone_else_stays() {
     assert!(banner.contains("production"), "{banner}");
     assert_eq!(mysql_whoami(&lab, "good", 2).as_deref(), Some("production"));
     assert_eq!(mysql_whoami(&lab, "att5", 8).as_deref(), Some("production"));
+    let mut open_sql = OpenConnection::mysql(&lab, "att5", &prod_seen_from(8));
+    let who = open_sql.send("SELECT who FROM kyoka.whoami;");
+    assert_eq!(who.trim(), "production");
     let login = rsync_login(&lab, "good", 2).unwrap_or_default();
     assert!(login.contains("production rsync") && login.contains("production.txt"), "{login}");
 
@@ -789,6 +814,8 @@ fn attackers_are_moved_to_the_sandbox_and_everyone_else_stays() {
     assert!(ssh_banner(&lab, "att1", 4, 2222).unwrap().contains("production"));
     let reply = open.send(&format!("USER {USER}"));
     assert!(reply.starts_with("331"), "the open connection was cut: {reply:?}");
+    let who = open_sql.send("SELECT who FROM kyoka.whoami;");
+    assert_eq!(who.trim(), "production", "the open MySQL session moved or was cut");
     // The good client and the untouched attacker stay on production.
     assert!(good(&lab).contains("production"));
     assert!(ftp_banner(&lab, "att4", 7).unwrap().contains("production"));
