@@ -11,9 +11,11 @@
 //! has no rsync module). After the threshold, an attacker's new connections
 //! reach the sandbox (for MySQL, the real `mysql` client logged in reads the
 //! sandbox's row) while the good client (FTP, Redis, MySQL, a logged-in
-//! rsync), an already open connection and whitelisted ports stay on
-//! production; the agent's other modes and restarts of the agent and the
-//! detector are checked on the same lab.
+//! rsync), connections already open (FTP, a mysql session) and whitelisted
+//! ports stay on production; the agent's other modes and restarts of the
+//! agent and the detector are checked on the same lab. Each daemon keeps its
+//! data in the run's temporary folder; a killed run's namespaces, daemons
+//! and folder are removed by the next run.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
