@@ -1,12 +1,21 @@
 //! The deception loop end to end, with real parts only: network namespaces
 //! for a production host, an appliance (detector, its Redis, and a sandbox
-//! running the same daemons with other banners), a good client and three
-//! attackers. Production runs Debian's vsftpd, sshd and redis-server with
-//! `kyoka-agent` shipping their logs; the attackers run hydra. After the
-//! threshold, an attacker's new connections reach the sandbox while the good
-//! client, an already open connection and whitelisted ports stay on
-//! production; the agent's other modes and restarts of the agent and the
-//! detector are checked on the same lab.
+//! running the same daemons with other banners), a good client and six
+//! attackers. Production runs Debian's vsftpd, sshd, redis-server, MariaDB
+//! (`mariadbd`, general log) and the rsync daemon (a module that needs a
+//! login), with `kyoka-agent` shipping their logs; the sandbox tells itself
+//! apart by its FTP banner, SSH version, a Redis key, a row in MariaDB
+//! (`kyoka.whoami`) and the rsync motd, module comment and file name. The
+//! attackers run hydra against FTP, SSH, Redis and MySQL, and one lists the
+//! rsync modules without logging in (`rsync.unauthenticated_listing`; hydra
+//! has no rsync module). After the threshold, an attacker's new connections
+//! reach the sandbox (for MySQL, the real `mysql` client logged in reads the
+//! sandbox's row) while the good client (FTP, Redis, MySQL, a logged-in
+//! rsync), connections already open (FTP, a mysql session) and whitelisted
+//! ports stay on production; the agent's other modes and restarts of the
+//! agent and the detector are checked on the same lab. Each daemon keeps its
+//! data in the run's temporary folder; a killed run's namespaces, daemons
+//! and folder are removed by the next run.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -18,13 +27,15 @@ const PASSWORD: &str = "Gr3en-Lantern-42";
 const REDIS_PASSWORD: &str = "prod-redis-pass";
 
 // One /24 per link; production is .1 on each, the peer .2.
-const LINKS: [(&str, u8); 6] = [
+const LINKS: [(&str, u8); 8] = [
     ("app", 3),
     ("good", 2),
     ("att1", 4),
     ("att2", 5),
     ("att3", 6),
     ("att4", 7),
+    ("att5", 8),
+    ("att6", 9),
 ];
 
 fn addr(link: u8, host: u8) -> String {
@@ -87,12 +98,14 @@ struct Lab {
 impl Lab {
     fn new() -> Lab {
         require(&[
-            "ip", "nft", "conntrack", "hydra", "vsftpd", "redis-server", "python3",
+            "ip", "nft", "conntrack", "hydra", "vsftpd", "redis-server", "python3", "mariadbd",
+            "mariadb-install-db", "mysql", "rsync",
         ]);
         remove_dead_runs();
+        let tag = format!("kyl{}", std::process::id());
         let lab = Lab {
-            tag: format!("kyl{}", std::process::id()),
-            work: tempfile::tempdir().unwrap(),
+            work: tempfile::Builder::new().prefix(&format!("{tag}-")).tempdir().unwrap(),
+            tag,
             children: Vec::new(),
         };
         sh(&["ip", "netns", "add", &lab.ns("prod")]);
@@ -214,30 +227,45 @@ impl Drop for Lab {
             let _ = child.wait();
         }
         for name in ["prod"].into_iter().chain(LINKS.iter().map(|(n, _)| *n)) {
-            let ns = self.ns(name);
-            // Forked daemons (vsftpd, sshd sessions) live in our namespaces.
-            if let Ok(out) = Command::new("ip").args(["netns", "pids", &ns]).output() {
-                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                    let _ = Command::new("kill").args(["-9", pid]).status();
-                }
-            }
-            let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+            remove_namespace(&self.ns(name));
         }
     }
 }
 
-/// Namespaces of runs that were killed (their process is gone).
+fn remove_namespace(ns: &str) {
+    // Forked daemons (vsftpd, sshd sessions, rsync) live in our namespaces.
+    if let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() {
+        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            let _ = Command::new("kill").args(["-9", pid]).status();
+        }
+    }
+    let _ = Command::new("ip").args(["netns", "del", ns]).status();
+}
+
+/// What runs that were killed (their process is gone) left: namespaces,
+/// the daemons still running in them, then their folders (MariaDB's
+/// datadirs are some 20 MB each).
 fn remove_dead_runs() {
-    let Ok(dir) = std::fs::read_dir("/run/netns") else {
-        return;
+    let dead = |name: &str| {
+        let pid = name.strip_prefix("kyl").and_then(|r| r.split('-').next()).unwrap_or("");
+        !pid.is_empty()
+            && pid.bytes().all(|b| b.is_ascii_digit())
+            && !Path::new(&format!("/proc/{pid}")).exists()
     };
-    for entry in dir.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix("kyl").and_then(|r| r.split('-').next()) else {
-            continue;
-        };
-        if !pid.is_empty() && !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = Command::new("ip").args(["netns", "del", &name]).status();
+    let names = |dir: &Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default()
+    };
+    for name in names(Path::new("/run/netns")) {
+        if dead(&name) {
+            remove_namespace(&name);
+        }
+    }
+    let tmp = std::env::temp_dir();
+    for name in names(&tmp) {
+        if dead(&name) {
+            let _ = std::fs::remove_dir_all(tmp.join(name));
         }
     }
 }
@@ -257,10 +285,11 @@ fn start_services(lab: &mut Lab, host: &str, who: &str) {
              vsftpd_log_file={d}/vsftpd.log\npasv_enable=YES\npasv_min_port=40000\n\
              pasv_max_port=40009\nsecure_chroot_dir=/var/run/vsftpd/empty\n\
              pam_service_name=vsftpd\nseccomp_sandbox=NO\nisolate=NO\nisolate_network=NO\n\
-             max_login_fails=2\n"
+             max_login_fails=2\ndelay_failed_login=0\n"
         ),
     )
     .unwrap();
+    // delay_failed_login=0: hydra's FTP runs then end in seconds, not ten.
     lab.spawn(&format!("vsftpd-{host}"), host, &["vsftpd", vsftpd.to_str().unwrap()]);
 
     for kind in ["ed25519", "ecdsa"] {
@@ -298,12 +327,138 @@ fn start_services(lab: &mut Lab, host: &str, who: &str) {
     )
     .unwrap();
     lab.spawn(&format!("redis-{host}"), host, &["redis-server", redis.to_str().unwrap()]);
+
+    // The rsync daemon: one module that needs a login (the good client's),
+    // its motd and module comment naming the host.
+    let module = dir.join("rsync-data");
+    std::fs::create_dir_all(&module).unwrap();
+    std::fs::write(module.join(format!("{who}.txt")), who).unwrap();
+    let secrets = dir.join("rsyncd.secrets");
+    std::fs::write(&secrets, format!("{USER}:{PASSWORD}\n")).unwrap();
+    let owner_only = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+    std::fs::set_permissions(&secrets, owner_only).unwrap();
+    let motd = format!("Welcome to the {who} rsync service.\n");
+    std::fs::write(dir.join("rsyncd.motd"), motd).unwrap();
+    let rsyncd = dir.join("rsyncd.conf");
+    std::fs::write(
+        &rsyncd,
+        format!(
+            "port = 873\nuse chroot = no\nreverse lookup = no\nlog file = {d}/rsyncd.log\n\
+             pid file = {d}/rsyncd.pid\nmotd file = {d}/rsyncd.motd\nuid = root\ngid = root\n\
+             [data]\npath = {m}\ncomment = {who} data\nread only = yes\nauth users = {USER}\n\
+             secrets file = {s}\n",
+            m = module.display(),
+            s = secrets.display(),
+        ),
+    )
+    .unwrap();
+    lab.spawn(
+        &format!("rsyncd-{host}"),
+        host,
+        &["rsync", "--daemon", "--no-detach", &format!("--config={}", rsyncd.display())],
+    );
+
+}
+
+/// MariaDB on its datadir from prepare_mariadb; a socket of its own so the
+/// two instances (and a system one) never meet.
+fn start_mariadb(lab: &mut Lab, host: &str) {
+    let d = lab.dir(host).display().to_string();
+    lab.spawn(
+        &format!("mariadb-{host}"),
+        host,
+        &[
+            "mariadbd",
+            "--no-defaults",
+            &format!("--datadir={d}/mariadb"),
+            &format!("--tmpdir={d}/mariadb-tmp"),
+            "--user=root",
+            "--port=3306",
+            "--bind-address=0.0.0.0",
+            &format!("--socket={d}/mysql.sock"),
+            &format!("--pid-file={d}/mariadb.pid"),
+            "--general-log=1",
+            &format!("--general-log-file={d}/mariadb-general.log"),
+            &format!("--log-error={d}/mariadb-error.log"),
+            "--skip-name-resolve",
+            "--innodb-buffer-pool-size=32M",
+            MARIADB_REDO_SIZE,
+        ],
+    );
+}
+
+/// Every daemon of start_services and start_mariadb answers (from inside).
+fn wait_for_services(lab: &Lab, host: &str, who: &str) {
     let ns = host.to_string();
     lab.wait_for(&format!("redis on {host}"), || {
         lab.exec(&ns, &["redis-cli", "-a", REDIS_PASSWORD, "--no-auth-warning", "set", "whoami", who])
             .stdout
             .starts_with(b"OK")
     });
+    lab.wait_for(&format!("MariaDB on {host}"), || {
+        mysql_who(lab, &ns, "127.0.0.1").as_deref() == Some(who)
+    });
+    lab.wait_for(&format!("the rsync daemon on {host}"), || {
+        lab.hello(&ns, "127.0.0.1", 873, "").is_some_and(|g| g.starts_with("@RSYNCD"))
+    });
+}
+
+/// A small redo log: the default (96 MB) per instance only costs disk here.
+const MARIADB_REDO_SIZE: &str = "--innodb-log-file-size=4M";
+
+/// Both hosts' MariaDB datadirs, made in parallel and while the other
+/// daemons start (mariadb-install-db takes 3-4 s, mostly waiting on the
+/// disk): the same user and password on both, and a table `kyoka.whoami`
+/// that says which host answers.
+fn prepare_mariadb(lab: &Lab) -> std::thread::JoinHandle<()> {
+    let hosts = [(lab.dir("prod"), "production"), (lab.dir("app"), "sandbox")];
+    std::thread::spawn(move || {
+        std::thread::scope(|s| {
+            for (dir, who) in &hosts {
+                s.spawn(move || init_mariadb(dir, who));
+            }
+        })
+    })
+}
+
+fn init_mariadb(dir: &Path, who: &str) {
+    let datadir = format!("--datadir={}", dir.join("mariadb").display());
+    // Two installs sharing /tmp failed now and then on each other's
+    // temporary tables ("Unknown table 'mysql.tmp_user_sys'").
+    let tmp = dir.join("mariadb-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let tmpdir = format!("--tmpdir={}", tmp.display());
+    sh(&[
+        "mariadb-install-db",
+        "--no-defaults",
+        &datadir,
+        &tmpdir,
+        "--user=root",
+        "--auth-root-authentication-method=normal",
+        "--skip-test-db",
+        MARIADB_REDO_SIZE,
+    ]);
+    // The stock grants only let root in by socket: users come from
+    // --bootstrap, one statement per line, privileges loaded first.
+    let sql = format!(
+        "FLUSH PRIVILEGES;\nCREATE USER '{USER}'@'%' IDENTIFIED BY '{PASSWORD}';\n\
+         CREATE DATABASE kyoka;\nCREATE TABLE kyoka.whoami (who VARCHAR(32));\n\
+         INSERT INTO kyoka.whoami VALUES ('{who}');\nGRANT SELECT ON kyoka.* TO '{USER}'@'%';\n"
+    );
+    let mut boot = Command::new("mariadbd")
+        .args(["--no-defaults", "--bootstrap", &datadir, &tmpdir, "--user=root", MARIADB_REDO_SIZE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mariadbd runs");
+    boot.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
+    let out = boot.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "mariadbd --bootstrap failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn add_user() {
@@ -365,8 +520,13 @@ fn write_agent_config(lab: &Lab, id: &str, key: &str) -> PathBuf {
              heartbeat_interval_seconds = 2\npoll_interval_seconds = 2\n\n\
              [[services]]\nname = \"ftp\"\nport = 21\n\n[[services]]\nname = \"ssh\"\nport = 22\n\n\
              [[services]]\nname = \"redis\"\nport = 6379\n\n\
+             [[services]]\nname = \"mysql\"\nport = 3306\n\n\
+             [[services]]\nname = \"rsync\"\nport = 873\n\n\
              [[files]]\npath = \"{p}/vsftpd.log\"\napp_name = \"vsftpd\"\nstart_at = \"beginning\"\n\n\
              [[files]]\npath = \"{p}/sshd.log\"\napp_name = \"sshd\"\nstart_at = \"beginning\"\n\n\
+             [[files]]\npath = \"{p}/mariadb-general.log\"\napp_name = \"mariadbd\"\n\
+             start_at = \"beginning\"\n\n\
+             [[files]]\npath = \"{p}/rsyncd.log\"\napp_name = \"rsyncd\"\nstart_at = \"beginning\"\n\n\
              [[redis_monitor]]\naddress = \"127.0.0.1:6379\"\npassword = \"{REDIS_PASSWORD}\"\napp_name = \"redis\"\n",
             state = dir.join("state").display(),
             p = prod.display(),
@@ -394,7 +554,8 @@ fn kyoka_tables(lab: &Lab) -> usize {
         .count()
 }
 
-/// An FTP control connection kept open across the redirect.
+/// A connection kept open across the redirect: an FTP control connection,
+/// or the mysql client's session (one statement per line, one row back).
 struct OpenConnection {
     child: Child,
     stdin: ChildStdin,
@@ -410,17 +571,35 @@ impl OpenConnection {
             for line in sys.stdin:\n\
             \x20   s.sendall(line.strip().encode()+b'\\r\\n')\n\
             \x20   print(f.readline().decode().strip(),flush=True)\n";
+        let mut open = OpenConnection::spawn(lab, ns, &["python3", "-c", script, ip]);
+        let mut banner = String::new();
+        open.stdout.read_line(&mut banner).unwrap();
+        (open, banner)
+    }
+
+    fn mysql(lab: &Lab, ns: &str, ip: &str) -> OpenConnection {
+        let password = format!("--password={PASSWORD}");
+        OpenConnection::spawn(
+            lab,
+            ns,
+            &[
+                "mysql", "--no-defaults", "--skip-reconnect", "--unbuffered", "-N", "-B", "-h", ip,
+                "-u", USER, &password,
+            ],
+        )
+    }
+
+    fn spawn(lab: &Lab, ns: &str, args: &[&str]) -> OpenConnection {
         let mut child = Command::new("ip")
-            .args(["netns", "exec", &lab.ns(ns), "python3", "-c", script, ip])
+            .args(["netns", "exec", &lab.ns(ns)])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
         let stdin = child.stdin.take().unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut banner = String::new();
-        stdout.read_line(&mut banner).unwrap();
-        (OpenConnection { child, stdin, stdout }, banner)
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        OpenConnection { child, stdin, stdout }
     }
 
     fn send(&mut self, line: &str) -> String {
@@ -455,6 +634,38 @@ fn redis_whoami(lab: &Lab, ns: &str, link: u8) -> Option<String> {
     )
 }
 
+/// What `kyoka.whoami` says to the real mysql client logged in as USER.
+fn mysql_who(lab: &Lab, ns: &str, ip: &str) -> Option<String> {
+    let out = lab.exec(
+        ns,
+        &[
+            "mysql", "--no-defaults", "--connect-timeout=3", "-h", ip, "-u", USER,
+            &format!("--password={PASSWORD}"), "-N", "-B", "-e", "SELECT who FROM kyoka.whoami",
+        ],
+    );
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn mysql_whoami(lab: &Lab, ns: &str, link: u8) -> Option<String> {
+    mysql_who(lab, ns, &prod_seen_from(link))
+}
+
+/// An anonymous module listing (motd and module comments): what gets an
+/// rsync client flagged.
+fn rsync_list(lab: &Lab, ns: &str, link: u8) -> Option<String> {
+    let url = format!("rsync://{}/", prod_seen_from(link));
+    let out = lab.exec(ns, &["rsync", "--contimeout=3", "--timeout=5", &url]);
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A logged-in listing of the module (motd and files): a good client's use.
+fn rsync_login(lab: &Lab, ns: &str, link: u8) -> Option<String> {
+    let url = format!("rsync://{USER}@{}/data/", prod_seen_from(link));
+    let password = format!("RSYNC_PASSWORD={PASSWORD}");
+    let out = lab.exec(ns, &["env", &password, "rsync", "--contimeout=3", "--timeout=5", &url]);
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 fn hydra(lab: &Lab, ns: &str, link: u8, service: &str) -> Child {
     let words = lab.dir("hydra").join("passwords.txt");
     std::fs::write(&words, "123456\npassword\nletmein\nqwerty\nadmin\ndragon\nmonkey\nabc123\n").unwrap();
@@ -482,6 +693,14 @@ fn register_agent(lab: &Lab) -> (String, String) {
     (v["id"].as_str().unwrap().to_string(), v["key"].as_str().unwrap().to_string())
 }
 
+/// Why the detector flagged the attacker on `link` (its record in Redis).
+fn flag_reason(lab: &Lab, link: u8) -> String {
+    let ip: std::net::IpAddr = addr(link, 2).parse().unwrap();
+    let key = model::state::attacker(ip);
+    let out = lab.exec("app", &["redis-cli", "-p", "6380", "hget", &key, "reason"]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// What the orchestrator does for a shared sandbox: publish its endpoints.
 fn publish_sandbox(lab: &Lab) {
     let sandbox = addr(APP, 2);
@@ -491,6 +710,8 @@ fn publish_sandbox(lab: &Lab) {
             {"service": "ftp", "address": sandbox, "port": 21},
             {"service": "ssh", "address": sandbox, "port": 22},
             {"service": "redis", "address": sandbox, "port": 6379},
+            {"service": "mysql", "address": sandbox, "port": 3306},
+            {"service": "rsync", "address": sandbox, "port": 873},
         ]
     });
     let cli = |args: &[&str]| {
@@ -509,8 +730,14 @@ fn publish_sandbox(lab: &Lab) {
 fn attackers_are_moved_to_the_sandbox_and_everyone_else_stays() {
     add_user();
     let mut lab = Lab::new();
+    let datadirs = prepare_mariadb(&lab);
     start_services(&mut lab, "prod", "production");
     start_services(&mut lab, "app", "sandbox");
+    datadirs.join().expect("making MariaDB's datadirs failed");
+    start_mariadb(&mut lab, "prod");
+    start_mariadb(&mut lab, "app");
+    wait_for_services(&lab, "prod", "production");
+    wait_for_services(&lab, "app", "sandbox");
     let state = lab.dir("state-redis");
     lab.spawn(
         "state-redis",
@@ -535,13 +762,24 @@ fn attackers_are_moved_to_the_sandbox_and_everyone_else_stays() {
     assert!(ftp_banner(&lab, "att1", 4).unwrap().contains("production"));
     let (mut open, banner) = OpenConnection::ftp(&lab, "att1", &prod_seen_from(4));
     assert!(banner.contains("production"), "{banner}");
+    assert_eq!(mysql_whoami(&lab, "good", 2).as_deref(), Some("production"));
+    assert_eq!(mysql_whoami(&lab, "att5", 8).as_deref(), Some("production"));
+    let mut open_sql = OpenConnection::mysql(&lab, "att5", &prod_seen_from(8));
+    let who = open_sql.send("SELECT who FROM kyoka.whoami;");
+    assert_eq!(who.trim(), "production");
+    let login = rsync_login(&lab, "good", 2).unwrap_or_default();
+    assert!(login.contains("production rsync") && login.contains("production.txt"), "{login}");
 
-    // Three attackers brute-force three services at once.
+    // Four attackers brute-force four services at once; a fifth lists the
+    // rsync modules without logging in (production answers that once).
     let mut runs = vec![
         hydra(&lab, "att1", 4, "ftp"),
         hydra(&lab, "att2", 5, "ssh"),
         hydra(&lab, "att3", 6, "redis"),
+        hydra(&lab, "att5", 8, "mysql"),
     ];
+    let listing = rsync_list(&lab, "att6", 9).unwrap_or_default();
+    assert!(listing.contains("production data"), "{listing}");
     let ftp_moved = lab.wait_for("the FTP attacker's redirect", || {
         ftp_banner(&lab, "att1", 4).is_some_and(|b| b.contains("sandbox"))
     });
@@ -551,22 +789,42 @@ fn attackers_are_moved_to_the_sandbox_and_everyone_else_stays() {
     lab.wait_for("the Redis attacker's redirect", || {
         redis_whoami(&lab, "att3", 6).is_some_and(|b| b.contains("sandbox"))
     });
+    // The real mysql client, with the right password, gets the sandbox's data.
+    lab.wait_for("the MySQL attacker's redirect", || {
+        mysql_whoami(&lab, "att5", 8).as_deref() == Some("sandbox")
+    });
+    lab.wait_for("the rsync lister's redirect", || {
+        rsync_list(&lab, "att6", 9).is_some_and(|l| l.contains("sandbox data"))
+    });
     for run in &mut runs {
         let _ = run.wait();
     }
+    // Flagged by the rules meant for them, from the shipped logs.
+    let reason = flag_reason(&lab, 8);
+    assert!(reason.contains("mysql.brute_force"), "{reason}");
+    let reason = flag_reason(&lab, 9);
+    assert!(reason.contains("rsync.unauthenticated_listing"), "{reason}");
     eprintln!("the FTP attacker was redirected {ftp_moved:?} after waiting began");
 
     // A flagged attacker goes to the sandbox on every protected service...
     assert!(ssh_banner(&lab, "att1", 4, 22).unwrap().contains("sandbox"));
     assert!(redis_whoami(&lab, "att1", 4).unwrap().contains("sandbox"));
+    assert_eq!(mysql_whoami(&lab, "att1", 4).as_deref(), Some("sandbox"));
+    assert!(rsync_login(&lab, "att1", 4).unwrap().contains("sandbox.txt"));
+    assert!(ftp_banner(&lab, "att6", 9).unwrap().contains("sandbox"));
     // ...but not on a whitelisted port, nor on its connection already open.
     assert!(ssh_banner(&lab, "att1", 4, 2222).unwrap().contains("production"));
     let reply = open.send(&format!("USER {USER}"));
     assert!(reply.starts_with("331"), "the open connection was cut: {reply:?}");
+    let who = open_sql.send("SELECT who FROM kyoka.whoami;");
+    assert_eq!(who.trim(), "production", "the open MySQL session moved or was cut");
     // The good client and the untouched attacker stay on production.
     assert!(good(&lab).contains("production"));
     assert!(ftp_banner(&lab, "att4", 7).unwrap().contains("production"));
     assert!(redis_whoami(&lab, "good", 2).unwrap().contains("production"));
+    assert_eq!(mysql_whoami(&lab, "good", 2).as_deref(), Some("production"));
+    assert!(rsync_login(&lab, "good", 2).unwrap().contains("production.txt"));
+    assert_eq!(mysql_whoami(&lab, "att4", 7).as_deref(), Some("production"));
 
     // The agent restarts (killed, no clean stop): it rebuilds from its last
     // good policy, without a second table or lost attacker.
@@ -610,8 +868,10 @@ fn attackers_are_moved_to_the_sandbox_and_everyone_else_stays() {
     lab.stop("agent-4", "-TERM");
     start_agent(&mut lab, "agent-5", "honeypot", &config);
     lab.wait_for("the good client to land in the sandbox", || good(&lab).contains("sandbox"));
+    assert_eq!(mysql_whoami(&lab, "good", 2).as_deref(), Some("sandbox"));
     assert!(ssh_banner(&lab, "good", 2, 2222).unwrap().contains("production"));
     lab.stop("agent-5", "-TERM");
     assert_eq!(kyoka_tables(&lab), 0, "a clean stop removes the table");
     assert!(good(&lab).contains("production"));
+    assert_eq!(mysql_whoami(&lab, "good", 2).as_deref(), Some("production"));
 }
