@@ -15,6 +15,7 @@
 //! store files the manifest does not know, so an ingest killed at any point
 //! is redone from the last commit point without duplicates.
 
+mod background;
 pub mod error;
 pub mod locations;
 pub mod manifest;
@@ -22,12 +23,13 @@ pub mod pcapfile;
 pub mod retention;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use model::Timestamp;
 
 use crate::source::Frame;
+use background::BackgroundFile;
 pub use error::{Error, Result};
 pub use manifest::{Manifest, Source, Span, StoreFile};
 
@@ -87,7 +89,7 @@ impl Layout {
 
 struct Appender {
     id: u32,
-    out: BufWriter<File>,
+    out: BackgroundFile,
     bytes: u64,
     link_type: u32,
     packets: u64,
@@ -230,8 +232,7 @@ impl Store {
     pub fn sync(&mut self) -> Result<()> {
         if let Some(a) = &mut self.current {
             let path = self.layout.pcap(a.id);
-            a.out.flush().map_err(Error::io(&path))?;
-            a.out.get_ref().sync_data().map_err(Error::io(&path))?;
+            a.out.sync_data().map_err(Error::io(&path))?;
         }
         Ok(())
     }
@@ -300,7 +301,7 @@ impl Store {
         }
         self.current = Some(Appender {
             id,
-            out: BufWriter::with_capacity(1 << 20, file),
+            out: BackgroundFile::new(file).map_err(Error::io(&path))?,
             bytes,
             link_type,
             packets,
