@@ -51,7 +51,7 @@ impl AppState {
                 tracing::warn!(error = %e, "connecting to the detector's Redis");
                 return Err(unavailable("cannot reach the detector's Redis (see the server log)"));
             }
-            Err(_) => return Err(unavailable("the detector's Redis did not answer in time")),
+            Err(_) => return Err(unavailable("cannot reach the detector's Redis (no answer in 3 s)")),
         };
         *slot = Some(store.clone());
         Ok(store)

@@ -86,7 +86,7 @@ async fn attackers_policy_and_agents_from_the_detectors_redis() {
         endpoints: vec![Endpoint { service: "ftp".into(), address: ip("172.18.0.5"), port: 21 }],
     };
     let mut conn = store.connection();
-    let _: () = redis::AsyncCommands::set(&mut conn, model::state::sandbox_of(attacker), serde_json::to_string(&sandbox).unwrap())
+    let _: () = ::redis::AsyncCommands::set(&mut conn, model::state::sandbox_of(attacker), serde_json::to_string(&sandbox).unwrap())
         .await
         .unwrap();
 
@@ -104,7 +104,7 @@ async fn attackers_policy_and_agents_from_the_detectors_redis() {
     assert!(html.contains("in 59 min") || html.contains("in 1 h"), "the expiry as a time left:\n{html}");
     assert!(!html.contains("/attackers/unflag") && !html.contains("/attackers/flag"), "analysts get no flag controls");
     assert!(!html.contains(HOSTILE_USER), "the hostile user name is text, not markup");
-    assert!(html.contains("&lt;script&gt;"), "the hostile user name is shown escaped");
+    assert!(html.contains("user=&#60;script&#62;window.__pwned=3"), "the hostile user name is shown escaped:\n{html}");
     let (status, v) = json(&app, analyst.get("/api/v1/attackers")).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["attackers"][0]["address"], "203.0.113.9");
@@ -145,7 +145,7 @@ async fn attackers_policy_and_agents_from_the_detectors_redis() {
 
     // An admin flags by hand: in the policy agents get, version bumped,
     // the new version published on the channel agents listen to.
-    let client = redis::Client::open(redis.url.as_str()).unwrap();
+    let client = ::redis::Client::open(redis.url.as_str()).unwrap();
     let mut pubsub = client.get_async_pubsub().await.unwrap();
     pubsub.subscribe(model::state::POLICY_CHANGED).await.unwrap();
     let (status, html) = page(&app, admin.form("/attackers/flag", &[("address", "198.51.100.7"), ("hours", "2")])).await;
