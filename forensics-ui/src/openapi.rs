@@ -42,7 +42,7 @@ fn attackers() -> Value {
     let mut v = get("flagged attackers: why, since, until, redirected where (the detector's state; 503 without `--redis`)", vec![], json!({ "$ref": "#/components/schemas/Attackers" }));
     let mut post = admin(get("flag an attacker by hand (admin): the policy version bumps and agents get it", vec![], json!({})))["get"].clone();
     post["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": {
-        "type": "object", "required": ["address"], "properties": {
+        "type": "object", "required": ["address"], "example": { "address": "198.51.100.7", "seconds": 60 }, "properties": {
             "address": { "type": "string", "description": "IPv4 or IPv6 address" },
             "seconds": { "type": "integer", "minimum": 1, "maximum": crate::detector_state::MAX_FLAG_SECONDS, "description": "how long (a day when missing)" } } } } } });
     let created = post["responses"]["200"].take();
