@@ -208,21 +208,37 @@ async fn rules_are_published_at_start_and_hand_flags_take_the_policy_path() {
         rules.iter().map(|r| &r.name).collect::<Vec<_>>(),
         builtin.all().iter().map(|r| &r.name).collect::<Vec<_>>()
     );
-    assert_eq!(d.store.settings().await.unwrap().unwrap().mode, Mode::Unreal);
+    assert_eq!(
+        d.store.settings().await.unwrap().unwrap().mode,
+        Mode::Unreal
+    );
     let v0 = d.store.version().await.unwrap();
     let a: IpAddr = "203.0.113.77".parse().unwrap();
     assert_eq!(d.store.flag(a, 600, "admin").await.unwrap(), v0 + 1);
-    assert!(attackers(&d).await.contains(&(a, detector::state::MANUAL.to_string())));
+    assert!(attackers(&d)
+        .await
+        .contains(&(a, detector::state::MANUAL.to_string())));
     // The running detector's policy watcher sees it (what agents are served).
     let mut rx = d.policy.clone();
     until(10, "the watcher's snapshot", async || {
-        rx.borrow_and_update().policy.attackers.iter().any(|x| x.address == a)
+        rx.borrow_and_update()
+            .policy
+            .attackers
+            .iter()
+            .any(|x| x.address == a)
     })
     .await;
     let last = d.store.detections(1).await.unwrap();
-    assert_eq!((last[0].rule.as_str(), last[0].by.as_deref()), ("manual", Some("admin")));
+    assert_eq!(
+        (last[0].rule.as_str(), last[0].by.as_deref()),
+        ("manual", Some("admin"))
+    );
     assert_eq!(d.store.unflag(a).await.unwrap(), v0 + 2);
     assert!(attackers(&d).await.is_empty());
-    assert_eq!(d.store.unflag(a).await.unwrap(), 0, "not flagged: no new version");
+    assert_eq!(
+        d.store.unflag(a).await.unwrap(),
+        0,
+        "not flagged: no new version"
+    );
     assert_eq!(d.store.version().await.unwrap(), v0 + 2);
 }
