@@ -84,9 +84,14 @@ pub struct AttackersPage {
     version: u64,
     mode: String,
     default_sandbox: String,
+    /// Flagged in all; the page lists the newest [`ATTACKERS_SHOWN`].
+    total: usize,
     attackers: Vec<AttackerRow>,
     detections: Vec<DetectionRow>,
 }
+
+/// Attackers listed on the page (a detector may hold 100,000; the API gives all).
+pub const ATTACKERS_SHOWN: usize = 500;
 
 async fn attackers_page(st: &AppState, u: &CurrentUser, message: String) -> AttackersPage {
     let mut page = AttackersPage {
@@ -96,6 +101,7 @@ async fn attackers_page(st: &AppState, u: &CurrentUser, message: String) -> Atta
         version: 0,
         mode: String::new(),
         default_sandbox: String::new(),
+        total: 0,
         attackers: vec![],
         detections: vec![],
     };
@@ -115,8 +121,10 @@ async fn fill_attackers(st: &AppState, page: &mut AttackersPage) -> Result<(), A
     page.default_sandbox = policy.default_sandbox.as_ref().map(ds::sandbox_text).unwrap_or_default();
     let mut attackers = policy.attackers;
     attackers.sort_by_key(|a| std::cmp::Reverse(a.since));
+    page.total = attackers.len();
     page.attackers = attackers
         .iter()
+        .take(ATTACKERS_SHOWN)
         .map(|a| AttackerRow {
             address: a.address.to_string(),
             search: format!(
