@@ -15,6 +15,8 @@ use crate::state::AppState;
 
 /// How long a first connection may take before the page says Redis is down.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one command (a whole policy read) may take.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest hand-made flag: a year.
 pub const MAX_FLAG_SECONDS: u64 = 366 * 24 * 3600;
 /// Detections shown on a page.
@@ -45,7 +47,7 @@ impl AppState {
         if let Some(store) = slot.as_ref() {
             return Ok(store.clone());
         }
-        let store = match tokio::time::timeout(CONNECT_TIMEOUT, Store::connect(&url)).await {
+        let store = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&url)).await {
             Ok(Ok(store)) => store,
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "connecting to the detector's Redis");
@@ -56,6 +58,18 @@ impl AppState {
         *slot = Some(store.clone());
         Ok(store)
     }
+}
+
+/// A connection that waits [`RESPONSE_TIMEOUT`] for an answer: reading a
+/// policy of 100,000 attackers takes Redis longer than the client's default
+/// 500 ms.
+async fn connect(url: &str) -> Result<Store, detector::Error> {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_number_of_retries(1);
+    let conn = redis::Client::open(url)?.get_connection_manager_with_config(config).await?;
+    Ok(Store::with_connection(conn))
 }
 
 /// An address from a form or a path, with a clear 400 otherwise.
