@@ -15,6 +15,8 @@ packages=(
     debootstrap
     # browser tests
     chromium chromium-driver
+    # HTTPS tests of the UI (certificate fingerprint, subjectAltName)
+    openssl
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -114,3 +114,39 @@ fn pcapng_gives_the_same_events_as_pcap() {
     assert!(lines(&a).iter().any(|e| e["type"] == "mysql.command"));
     assert_eq!(a.stdout, b.stdout);
 }
+
+/// `kyoka ui --tls`: makes a self-signed certificate on first start, prints
+/// its SHA-256 fingerprint and the https address, and serves HTTPS.
+#[test]
+fn ui_with_tls_makes_a_certificate_and_prints_its_fingerprint() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kyoka"))
+        .args(["ui", "--tls", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    while !printed.contains("fingerprint") {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        printed.push_str(&line);
+    }
+    let health = Command::new("curl")
+        .args(["-sk", "--max-time", "10", &format!("https://127.0.0.1:{port}/health")])
+        .output()
+        .expect("curl must be installed");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(printed.contains(&format!("open https://127.0.0.1:{port}/")), "{printed}");
+    let cert = dir.path().join("ui/tls/cert.pem");
+    let openssl = Command::new("openssl").args(["x509", "-noout", "-fingerprint", "-sha256", "-in"]).arg(&cert).output().unwrap();
+    let fingerprint = String::from_utf8_lossy(&openssl.stdout).trim().split_once('=').unwrap().1.to_string();
+    assert!(printed.contains(&fingerprint), "the printed fingerprint is the certificate's ({fingerprint}):\n{printed}");
+    assert_eq!(String::from_utf8_lossy(&health.stdout), "ok\n");
+}

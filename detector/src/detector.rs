@@ -40,6 +40,7 @@ impl Detector {
                 whitelist: config.whitelist.clone(),
             })
             .await?;
+        store.publish_rules(config.rules.all()).await?;
         let stats = Arc::new(Stats::default());
         let judge = Arc::new(Judge {
             rules: config.rules.clone(),

@@ -11,7 +11,7 @@ use crate::{Error, Result};
 /// The built-in set.
 pub const DEFAULT_RULES: &str = include_str!("../rules/default.toml");
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Also the `reason` an attacker is flagged with: `service.what`.

@@ -21,6 +21,11 @@ use crate::Result;
 /// String: JSON of [`Settings`], the part of the policy the detector's
 /// configuration gives (mode and whitelist).
 pub const SETTINGS: &str = "kyoka:policy:settings";
+/// String: JSON of the detector's rules ([`Rule`] list), written at start
+/// for the UI to show. Not part of the policy agents get.
+pub const RULES: &str = "kyoka:detector:rules";
+/// The reason of an attacker flagged by hand.
+pub const MANUAL: &str = "manual";
 /// Detections kept in the stream (approximately).
 pub const DETECTIONS_MAX: u64 = 100_000;
 
@@ -65,6 +70,32 @@ local v = redis.call('INCR', KEYS[4])
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], '*', 'address', ARGV[4], 'rule', ARGV[5],
   'since', now, 'expires', expires, 'version', v, 'observation', ARGV[6])
 redis.call('PUBLISH', ARGV[7], v)
+return v
+"#;
+
+/// Flags one attacker by hand (or extends its time): the same keys as
+/// [`HIT`], so agents get it like any detection.
+const FLAG: &str = r#"
+local now = tonumber(redis.call('TIME')[1])
+local expires = now + tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], expires, ARGV[1])
+redis.call('HSET', KEYS[2], 'reason', ARGV[3], 'since', now, 'expires', expires)
+redis.call('EXPIREAT', KEYS[2], expires)
+local v = redis.call('INCR', KEYS[3])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'address', ARGV[1], 'rule', ARGV[3],
+  'since', now, 'expires', expires, 'version', v, 'by', ARGV[6])
+redis.call('PUBLISH', ARGV[4], v)
+return v
+"#;
+
+/// Unflags one attacker by hand; 0 when it was not flagged. Its rule
+/// counters (KEYS[4..]) go too, so its next hit does not flag it at once.
+const UNFLAG: &str = r#"
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('DEL', KEYS[2])
+for i = 4, #KEYS do redis.call('DEL', KEYS[i]) end
+local v = redis.call('INCR', KEYS[3])
+redis.call('PUBLISH', ARGV[2], v)
 return v
 "#;
 
@@ -128,6 +159,8 @@ pub struct Store {
     settings: Script,
     read_policy: Script,
     cas_field: Script,
+    flag: Script,
+    unflag: Script,
 }
 
 impl Store {
@@ -145,6 +178,8 @@ impl Store {
             settings: Script::new(SETTINGS_SCRIPT),
             read_policy: Script::new(READ_POLICY),
             cas_field: Script::new(CAS_FIELD),
+            flag: Script::new(FLAG),
+            unflag: Script::new(UNFLAG),
         }
     }
 
@@ -220,6 +255,65 @@ impl Store {
             .arg(keys::POLICY_CHANGED)
             .invoke_async(&mut conn)
             .await?)
+    }
+
+    /// Flags `address` for `seconds` by hand (`by` says who, for the
+    /// detections stream); the reason is [`MANUAL`]. Returns the new version.
+    pub async fn flag(&self, address: IpAddr, seconds: u64, by: &str) -> Result<u64> {
+        let mut conn = self.conn.clone();
+        Ok(self
+            .flag
+            .key(keys::ATTACKERS)
+            .key(keys::attacker(address))
+            .key(keys::POLICY_VERSION)
+            .key(keys::DETECTIONS)
+            .arg(address.to_string())
+            .arg(seconds.max(1))
+            .arg(MANUAL)
+            .arg(keys::POLICY_CHANGED)
+            .arg(DETECTIONS_MAX)
+            .arg(by)
+            .invoke_async(&mut conn)
+            .await?)
+    }
+
+    /// Unflags `address` by hand; the new version, or 0 when it was not flagged.
+    pub async fn unflag(&self, address: IpAddr) -> Result<u64> {
+        let rules = self.rules().await?.unwrap_or_default();
+        let mut conn = self.conn.clone();
+        let mut call = self.unflag.prepare_invoke();
+        call.key(keys::ATTACKERS)
+            .key(keys::attacker(address))
+            .key(keys::POLICY_VERSION);
+        for rule in &rules {
+            call.key(counter(&rule.name, address));
+        }
+        Ok(call
+            .arg(address.to_string())
+            .arg(keys::POLICY_CHANGED)
+            .invoke_async(&mut conn)
+            .await?)
+    }
+
+    /// Stores the rules for the UI (no new policy version: agents do not use them).
+    pub async fn publish_rules(&self, rules: &[Rule]) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let _: () = conn.set(RULES, serde_json::to_string(rules)?).await?;
+        Ok(())
+    }
+
+    /// The rules the detector last published, if any.
+    pub async fn rules(&self) -> Result<Option<Vec<Rule>>> {
+        let mut conn = self.conn.clone();
+        let text: Option<String> = conn.get(RULES).await?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    /// The settings the detector last published (mode, whitelist), if any.
+    pub async fn settings(&self) -> Result<Option<Settings>> {
+        let mut conn = self.conn.clone();
+        let text: Option<String> = conn.get(SETTINGS).await?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
 
     /// The policy agents get, as it is now.
@@ -300,6 +394,7 @@ impl Store {
                     expires: field("expires").parse().unwrap_or(0),
                     version: field("version").parse().unwrap_or(0),
                     observation: serde_json::from_str(&field("observation")).ok(),
+                    by: entry.get::<String>("by"),
                 }
             })
             .collect();
@@ -319,6 +414,9 @@ pub struct Detection {
     pub expires: i64,
     pub version: u64,
     pub observation: Option<Observation>,
+    /// Who flagged by hand (rule [`MANUAL`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 fn policy_from_raw(raw: &[String]) -> Policy {

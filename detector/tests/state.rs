@@ -197,3 +197,48 @@ async fn two_detectors_on_one_redis_give_the_attacker_list_one_gives() {
     assert_eq!(a.store.version().await.unwrap(), one_version);
     assert_eq!(a.store.detections(1000).await.unwrap().len(), 40);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_are_published_at_start_and_hand_flags_take_the_policy_path() {
+    let redis = Redis::start();
+    let d = Detector::start(Config::new(&redis.url)).await.unwrap();
+    let rules = d.store.rules().await.unwrap().expect("published at start");
+    let builtin = detector::rules::Rules::builtin();
+    assert_eq!(
+        rules.iter().map(|r| &r.name).collect::<Vec<_>>(),
+        builtin.all().iter().map(|r| &r.name).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        d.store.settings().await.unwrap().unwrap().mode,
+        Mode::Unreal
+    );
+    let v0 = d.store.version().await.unwrap();
+    let a: IpAddr = "203.0.113.77".parse().unwrap();
+    assert_eq!(d.store.flag(a, 600, "admin").await.unwrap(), v0 + 1);
+    assert!(attackers(&d)
+        .await
+        .contains(&(a, detector::state::MANUAL.to_string())));
+    // The running detector's policy watcher sees it (what agents are served).
+    let mut rx = d.policy.clone();
+    until(10, "the watcher's snapshot", async || {
+        rx.borrow_and_update()
+            .policy
+            .attackers
+            .iter()
+            .any(|x| x.address == a)
+    })
+    .await;
+    let last = d.store.detections(1).await.unwrap();
+    assert_eq!(
+        (last[0].rule.as_str(), last[0].by.as_deref()),
+        ("manual", Some("admin"))
+    );
+    assert_eq!(d.store.unflag(a).await.unwrap(), v0 + 2);
+    assert!(attackers(&d).await.is_empty());
+    assert_eq!(
+        d.store.unflag(a).await.unwrap(),
+        0,
+        "not flagged: no new version"
+    );
+    assert_eq!(d.store.version().await.unwrap(), v0 + 2);
+}

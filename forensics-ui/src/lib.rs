@@ -9,12 +9,16 @@ pub mod accounts;
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod detector_api;
+pub mod detector_pages;
+pub mod detector_state;
 pub mod download;
 pub mod error;
 pub mod live;
 pub mod openapi;
 pub mod pages;
 pub mod state;
+pub mod tls;
 
 use axum::http::Method;
 use axum::routing::MethodRouter;
@@ -67,10 +71,12 @@ pub fn routes() -> Vec<Route> {
         route(M::GET, "/sessions/{id}", "/sessions/x", Analyst, axum::routing::get(pages::session)),
         route(M::GET, "/flows/{key}", "/flows/x-1", Analyst, axum::routing::get(pages::flow)),
         route(M::GET, "/account", "/account", Analyst, axum::routing::get(pages::account)),
-        route(M::GET, "/attackers", "/attackers", Analyst, axum::routing::get(pages::attackers)),
+        route(M::GET, "/attackers", "/attackers", Analyst, axum::routing::get(detector_pages::attackers)),
+        route(M::POST, "/attackers/flag", "/attackers/flag", Admin, axum::routing::post(detector_pages::flag)),
+        route(M::POST, "/attackers/unflag", "/attackers/unflag", Admin, axum::routing::post(detector_pages::unflag)),
         route(M::GET, "/admin/users", "/admin/users", Admin, axum::routing::get(pages::users)),
         route(M::POST, "/admin/users", "/admin/users", Admin, axum::routing::post(pages::users_add)),
-        route(M::GET, "/admin/policy", "/admin/policy", Admin, axum::routing::get(pages::policy)),
+        route(M::GET, "/admin/policy", "/admin/policy", Admin, axum::routing::get(detector_pages::policy)),
         route(M::GET, "/api/openapi.json", "/api/openapi.json", Analyst, axum::routing::get(openapi::document)),
         route(M::GET, "/api/v1/me", "/api/v1/me", Analyst, axum::routing::get(api::me)),
         route(M::GET, "/api/v1/stats", "/api/v1/stats", Analyst, axum::routing::get(api::stats)),
@@ -92,6 +98,12 @@ pub fn routes() -> Vec<Route> {
         route(M::POST, "/api/v1/saved", "/api/v1/saved", Analyst, axum::routing::post(api::saved_add)),
         route(M::DELETE, "/api/v1/saved/{id}", "/api/v1/saved/x", Analyst, axum::routing::delete(api::saved_delete)),
         route(M::POST, "/api/v1/tokens", "/api/v1/tokens", Analyst, axum::routing::post(api::token_create)),
+        route(M::GET, "/api/v1/attackers", "/api/v1/attackers", Analyst, axum::routing::get(detector_api::attackers)),
+        route(M::POST, "/api/v1/attackers", "/api/v1/attackers", Admin, axum::routing::post(detector_api::flag)),
+        route(M::DELETE, "/api/v1/attackers/{address}", "/api/v1/attackers/203.0.113.1", Admin, axum::routing::delete(detector_api::unflag)),
+        route(M::GET, "/api/v1/detections", "/api/v1/detections", Analyst, axum::routing::get(detector_api::detections)),
+        route(M::GET, "/api/v1/policy", "/api/v1/policy", Admin, axum::routing::get(detector_api::policy)),
+        route(M::GET, "/api/v1/agents", "/api/v1/agents", Admin, axum::routing::get(detector_api::agents)),
         route(M::GET, "/api/v1/users", "/api/v1/users", Admin, axum::routing::get(api::users)),
         route(M::POST, "/api/v1/users", "/api/v1/users", Admin, axum::routing::post(api::user_add)),
     ]
@@ -114,6 +126,18 @@ pub fn app(state: AppState) -> Router {
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}
+
+/// Serves `app` over HTTPS on `listener` until ctrl-c.
+pub async fn serve_tls(state: AppState, listener: tls::TlsListener) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // `tap_io` gives the listener's peer address to `ConnectInfo`.
+    axum::serve(listener.tap_io(|_| {}), app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -29,6 +29,30 @@ fn binary(summary: &str, params: Vec<Value>, mime: &str) -> Value {
     v
 }
 
+/// An operation for admins only: 403 documented too.
+fn admin(mut v: Value) -> Value {
+    for (_, op) in v.as_object_mut().into_iter().flatten() {
+        op["responses"]["403"] = json!({ "description": "admins only", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+    }
+    v
+}
+
+/// `/api/v1/attackers`: read (analyst) and flag by hand (admin).
+fn attackers() -> Value {
+    let mut v = get("flagged attackers: why, since, until, redirected where (the detector's state; 503 without `--redis`)", vec![], json!({ "$ref": "#/components/schemas/Attackers" }));
+    let mut post = admin(get("flag an attacker by hand (admin): the policy version bumps and agents get it", vec![], json!({})))["get"].clone();
+    post["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": {
+        "type": "object", "required": ["address"], "example": { "address": "198.51.100.7", "seconds": 60 }, "properties": {
+            "address": { "type": "string", "description": "IPv4 or IPv6 address" },
+            "seconds": { "type": "integer", "minimum": 1, "maximum": crate::detector_state::MAX_FLAG_SECONDS, "description": "how long (a day when missing)" } } } } } });
+    let created = post["responses"]["200"].take();
+    post["responses"].as_object_mut().map(|r| r.remove("200"));
+    post["responses"]["201"] = created;
+    post["responses"]["201"]["content"]["application/json"]["schema"] = json!({ "$ref": "#/components/schemas/Version" });
+    v["post"] = post;
+    v
+}
+
 pub fn spec() -> Value {
     let s = |t: &str| json!({ "type": t });
     let search_params = || {
@@ -54,6 +78,12 @@ pub fn spec() -> Value {
     };
     let page = json!({ "$ref": "#/components/schemas/Page" });
     let obj = json!({ "type": "object" });
+    let unflag = admin(get(
+        "unflag an attacker by hand (admin); 404 when not flagged",
+        vec![param("address", "path", s("string"), "IPv4 or IPv6 address")],
+        json!({ "$ref": "#/components/schemas/Version" }),
+    ))["get"]
+        .clone();
     json!({
         "openapi": "3.0.3",
         "info": { "title": "Kyoka forensics API", "version": env!("CARGO_PKG_VERSION"),
@@ -64,6 +94,14 @@ pub fn spec() -> Value {
                 "Error": { "type": "object", "required": ["error"], "properties": { "error": s("string"), "column": s("integer") } },
                 "Page": { "type": "object", "required": ["total", "offset", "hits"], "properties": {
                     "total": s("integer"), "offset": s("integer"), "hits": { "type": "array", "items": obj.clone() } } },
+                "Version": { "type": "object", "required": ["address", "version"], "properties": {
+                    "address": s("string"), "version": s("integer"), "seconds": s("integer") } },
+                "Attackers": { "type": "object", "required": ["version", "mode", "attackers"], "properties": {
+                    "version": s("integer"), "mode": s("string"),
+                    "default_sandbox": { "type": "object", "nullable": true },
+                    "attackers": { "type": "array", "items": { "type": "object", "required": ["address", "reason", "since", "expires"], "properties": {
+                        "address": s("string"), "reason": s("string"), "since": s("integer"), "expires": s("integer"),
+                        "sandbox": { "type": "object", "properties": { "id": s("string"), "endpoints": { "type": "array", "items": obj.clone() } } } } } } } },
                 "Histogram": { "type": "object", "required": ["start_us", "width_us", "counts", "total"], "properties": {
                     "start_us": s("integer"), "width_us": s("integer"), "total": s("integer"),
                     "counts": { "type": "array", "items": s("integer") } } }
@@ -90,7 +128,12 @@ pub fn spec() -> Value {
             "/api/v1/flows/{key}/pcap": binary("the flow's packets as stored", vec![key()], "application/vnd.tcpdump.pcap"),
             "/api/v1/pcap": binary("the packets of every flow the search matches", search_params(), "application/vnd.tcpdump.pcap"),
             "/api/v1/artifacts/{sha256}": binary("an extracted file", vec![param("sha256", "path", s("string"), "")], "application/octet-stream"),
-            "/api/v1/saved": get("your saved queries", vec![], obj.clone())
+            "/api/v1/saved": get("your saved queries", vec![], obj.clone()),
+            "/api/v1/attackers": attackers(),
+            "/api/v1/attackers/{address}": { "delete": unflag },
+            "/api/v1/detections": get("the latest detections, newest first", vec![param("limit", "query", json!({ "type": "integer", "minimum": 1, "maximum": 1000 }), "")], obj.clone()),
+            "/api/v1/policy": admin(get("the detector's mode, whitelist, default sandbox and rules (admin)", vec![], obj.clone())),
+            "/api/v1/agents": admin(get("each agent's host, version, mode and last heartbeat (admin)", vec![], obj.clone()))
         }
     })
 }

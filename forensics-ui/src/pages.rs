@@ -25,7 +25,7 @@ pub struct Nav {
 }
 
 impl Nav {
-    fn new(u: &CurrentUser, active: &'static str) -> Nav {
+    pub(crate) fn new(u: &CurrentUser, active: &'static str) -> Nav {
         Nav {
             user: u.name.clone(),
             admin: u.role == Role::Admin,
@@ -146,12 +146,48 @@ pub async fn logout(State(st): State<AppState>, _u: CurrentUser, headers: Header
 #[template(path = "overview.html")]
 pub struct OverviewPage {
     nav: Nav,
+    /// Whether the UI reads a detector (`--redis`).
+    detector: bool,
+    /// Why the detector's state is missing (Redis down); empty otherwise.
+    detector_problem: String,
+    flagged: usize,
+    /// Attacker, sandbox, expiry: the sandboxes in use now.
+    sandboxes: Vec<(String, String, String)>,
+    detections: Vec<crate::detector_pages::DetectionRow>,
 }
 
-pub async fn overview(u: CurrentUser) -> OverviewPage {
-    OverviewPage {
+pub async fn overview(State(st): State<AppState>, u: CurrentUser) -> OverviewPage {
+    let mut page = OverviewPage {
         nav: Nav::new(&u, "overview"),
+        detector: st.config().redis_url.is_some(),
+        detector_problem: String::new(),
+        flagged: 0,
+        sandboxes: vec![],
+        detections: vec![],
+    };
+    if page.detector {
+        if let Err(e) = overview_detector(&st, &mut page).await {
+            page.detector_problem = e.message;
+        }
     }
+    page
+}
+
+/// Active sandboxes and the latest detections, from the detector's Redis.
+async fn overview_detector(st: &AppState, page: &mut OverviewPage) -> Result<(), AppError> {
+    use crate::detector_state as ds;
+    let store = st.detector().await?;
+    let policy = store.policy().await.map_err(ds::redis_failed)?;
+    let detections = store.detections(10).await.map_err(ds::redis_failed)?;
+    let now = ds::now();
+    page.flagged = policy.attackers.len();
+    page.sandboxes = policy
+        .attackers
+        .iter()
+        .filter_map(|a| a.sandbox.as_ref().map(|s| (a.address.to_string(), ds::sandbox_text(s), ds::age(a.expires, now))))
+        .collect();
+    page.detections = crate::detector_pages::detection_rows(&detections, now);
+    Ok(())
 }
 
 /// One row of a results table: cells as text, and where the row leads.
@@ -196,7 +232,7 @@ fn s(v: &Value, path: &str) -> String {
     }
 }
 
-fn cut(x: String, n: usize) -> String {
+pub fn cut(x: String, n: usize) -> String {
     if x.chars().count() > n {
         x.chars().take(n - 1).collect::<String>() + "…"
     } else {
@@ -468,33 +504,6 @@ pub async fn account(u: CurrentUser) -> AccountPage {
         role: format!("{:?}", u.role).to_lowercase(),
         nav: Nav::new(&u, "account"),
     }
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "detector.html")]
-pub struct DetectorPage {
-    nav: Nav,
-    title: &'static str,
-    redis: String,
-}
-
-/// The seam for the detector's state (attackers, policy, agents): these
-/// pages say what is missing until the detector crate feeds them.
-pub async fn attackers(State(st): State<AppState>, u: CurrentUser) -> DetectorPage {
-    DetectorPage {
-        nav: Nav::new(&u, "attackers"),
-        title: "Attackers",
-        redis: st.config().redis_url.clone().unwrap_or_default(),
-    }
-}
-
-pub async fn policy(State(st): State<AppState>, u: CurrentUser) -> Result<DetectorPage, AppError> {
-    u.require(Role::Admin, true)?;
-    Ok(DetectorPage {
-        nav: Nav::new(&u, "policy"),
-        title: "Policy and agents",
-        redis: st.config().redis_url.clone().unwrap_or_default(),
-    })
 }
 
 #[derive(Template, WebTemplate)]

@@ -28,6 +28,8 @@ pub struct Inner {
     accounts: Mutex<Accounts>,
     sessions: Mutex<Sessions>,
     limiter: Mutex<Limiter>,
+    /// The detector's store once connected (`crate::detector_state`).
+    detector: tokio::sync::Mutex<Option<detector::state::Store>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -54,6 +56,7 @@ impl AppState {
             accounts: Mutex::new(accounts),
             sessions: Mutex::default(),
             limiter: Mutex::default(),
+            detector: tokio::sync::Mutex::new(None),
         }));
         Ok((state, first))
     }
@@ -68,6 +71,10 @@ impl AppState {
 
     pub fn sessions(&self) -> MutexGuard<'_, Sessions> {
         lock(&self.0.sessions)
+    }
+
+    pub(crate) fn detector_slot(&self) -> &tokio::sync::Mutex<Option<detector::state::Store>> {
+        &self.0.detector
     }
 
     pub fn limiter(&self) -> MutexGuard<'_, Limiter> {

@@ -97,7 +97,10 @@ async fn analyst_replays_a_session_in_chromium() {
     let (_driver, port) = start_driver();
     let dir = demo_data();
     let data = data_dir(&dir);
-    let (app, _) = common::app(&data);
+    // The detector's state: one attacker flagged with a sandbox, one agent.
+    let redis = common::redis::Redis::start();
+    seed_detector(&redis.url).await;
+    let (app, _) = common::app_with_redis(&data, Some(&redis.url));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -246,5 +249,66 @@ async fn analyst_replays_a_session_in_chromium() {
     // Sign out.
     c.find(Locator::Id("logout")).await.unwrap().click().await.unwrap();
     wait_js(&c, "return location.pathname === '/login'", "the sign-out").await;
+
+    // An admin flags an attacker by hand, sees it with its reason, unflags
+    // it, and looks at the policy and agents.
+    c.find(Locator::Id("user")).await.unwrap().send_keys(ADMIN.0).await.unwrap();
+    c.find(Locator::Id("password")).await.unwrap().send_keys(ADMIN.1).await.unwrap();
+    c.find(Locator::Id("signin")).await.unwrap().click().await.unwrap();
+    wait_js(&c, "return location.pathname === '/'", "the admin's sign-in").await;
+    c.goto(&format!("{base}/attackers")).await.unwrap();
+    wait_js(&c, "return document.querySelector('#attackers').textContent.includes('sb-demo-1')", "the flagged attacker and its sandbox").await;
+    shot(&c, "10-attackers").await;
+    c.find(Locator::Css("#flag-form input[name=address]")).await.unwrap().send_keys("198.51.100.23").await.unwrap();
+    c.find(Locator::Css("#flag-form input[name=hours]")).await.unwrap().send_keys("2").await.unwrap();
+    c.find(Locator::Css("#flag-form button")).await.unwrap().click().await.unwrap();
+    wait_js(&c, "const m = document.querySelector('#attackers-message'); return !!m && m.textContent.includes('198.51.100.23 flagged')", "the flag").await;
+    let row = js(&c, "return [...document.querySelectorAll('#attackers tr')].map(r => r.textContent).find(t => t.includes('198.51.100.23')) || ''").await;
+    assert!(row.as_str().unwrap().contains("manual"), "{row}");
+    shot(&c, "11-attackers-flagged").await;
+    c.execute(
+        "[...document.querySelectorAll('#attackers tr')].find(r => r.textContent.includes('198.51.100.23')).querySelector('button.unflag').click()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    wait_js(&c, "const m = document.querySelector('#attackers-message'); return !!m && m.textContent.includes('198.51.100.23 unflagged')", "the unflag").await;
+    c.goto(&format!("{base}/admin/policy")).await.unwrap();
+    wait_js(&c, "return document.querySelector('#agents').textContent.includes('prod1.example')", "the agent").await;
+    shot(&c, "12-policy").await;
     c.close().await.unwrap();
+}
+
+/// What a detector, an agent and the orchestrator leave in Redis, written
+/// through the detector's library.
+async fn seed_detector(url: &str) {
+    use detector::state::Store;
+    let store = Store::connect(url).await.unwrap();
+    store
+        .publish_settings(&detector::state::Settings {
+            mode: model::policy::Mode::Unreal,
+            whitelist: model::policy::Whitelist { addresses: vec!["10.0.0.0/8".into()], ports: vec![22] },
+        })
+        .await
+        .unwrap();
+    store.publish_rules(detector::rules::Rules::builtin().all()).await.unwrap();
+    let agent = detector::agents::add(&store, "prod1").await.unwrap();
+    let beat = model::policy::Heartbeat {
+        host: "prod1.example".into(),
+        agent_version: "0.1.0".into(),
+        mode: model::policy::Mode::Unreal,
+        policy_version: 1,
+        services: vec![model::policy::ServiceInfo { name: "ftp".into(), port: 21 }],
+    };
+    detector::agents::heartbeat(&store, &agent.id, beat, chrono::Utc::now().timestamp() - 12).await.unwrap();
+    let attacker: std::net::IpAddr = "198.51.100.66".parse().unwrap();
+    store.flag(attacker, 3600, "seed").await.unwrap();
+    let sandbox = model::policy::Sandbox {
+        id: "sb-demo-1".into(),
+        endpoints: vec![model::policy::Endpoint { service: "ftp".into(), address: "172.18.0.5".parse().unwrap(), port: 21 }],
+    };
+    let mut conn = store.connection();
+    let _: () = ::redis::AsyncCommands::set(&mut conn, model::state::sandbox_of(attacker), serde_json::to_string(&sandbox).unwrap())
+        .await
+        .unwrap();
 }

@@ -1,6 +1,7 @@
 //! The property-based API fuzzer schemathesis (from PyPI: `st`) against
-//! `/api/openapi.json`, on data ingested from the captures, authenticated
-//! with a bearer token: no 5xx, every answer as the document says.
+//! `/api/openapi.json`, on data ingested from the captures and a real
+//! Redis holding the detector's state, authenticated with an admin's
+//! bearer token: no 5xx, every answer as the document says.
 
 mod common;
 
@@ -19,8 +20,12 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         .expect("schemathesis is missing: `python3 -m pip install schemathesis` (scripts/deps.sh does it)");
     let dir = demo_data();
     let data = data_dir(&dir);
-    let (app, state) = common::app(&data);
-    let token = state.update_accounts(|a| a.create_token(ANALYST.0)).unwrap();
+    let redis = common::redis::Redis::start();
+    let store = detector::state::Store::connect(&redis.url).await.unwrap();
+    store.publish_rules(detector::rules::Rules::builtin().all()).await.unwrap();
+    store.flag("203.0.113.9".parse().unwrap(), 3600, "test").await.unwrap();
+    let (app, state) = common::app_with_redis(&data, Some(&redis.url));
+    let token = state.update_accounts(|a| a.create_token(ADMIN.0)).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -42,12 +47,15 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         .to_string();
     let mut doc = forensics_ui::openapi::spec();
     for (_, item) in doc["paths"].as_object_mut().unwrap() {
-        for p in item["get"]["parameters"].as_array_mut().unwrap() {
-            match p["name"].as_str().unwrap() {
-                "id" => p["example"] = session.clone().into(),
-                "key" => p["example"] = flow_key.clone().into(),
-                "q" => p["example"] = "type:ftp.login".into(),
-                _ => {}
+        for (_, op) in item.as_object_mut().unwrap() {
+            for p in op["parameters"].as_array_mut().unwrap() {
+                match p["name"].as_str().unwrap() {
+                    "id" => p["example"] = session.clone().into(),
+                    "key" => p["example"] = flow_key.clone().into(),
+                    "q" => p["example"] = "type:ftp.login".into(),
+                    "address" => p["example"] = "203.0.113.9".into(),
+                    _ => {}
+                }
             }
         }
     }

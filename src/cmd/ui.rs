@@ -21,6 +21,14 @@ pub struct Args {
     /// Mark cookies Secure (set when a TLS proxy serves the UI over HTTPS).
     #[arg(long)]
     secure_cookies: bool,
+    /// Serve HTTPS with the certificate in DATA/ui/tls/ (cert.pem, key.pem),
+    /// made self-signed on first start; its SHA-256 fingerprint is printed.
+    #[arg(long)]
+    tls: bool,
+    /// A host name or address the made certificate is also for (besides
+    /// localhost, 127.0.0.1 and ::1); may be repeated.
+    #[arg(long = "tls-name", value_name = "NAME", requires = "tls")]
+    tls_names: Vec<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -28,9 +36,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
     let (state, first_password) = forensics_ui::AppState::new(forensics_ui::Config {
         data: data.clone(),
-        secure_cookies: args.secure_cookies,
+        secure_cookies: args.secure_cookies || args.tls,
         redis_url: args.redis,
     })?;
+    let identity = match args.tls {
+        true => Some(forensics_ui::tls::load_or_create(&data, &args.tls_names)?),
+        false => None,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -40,7 +52,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("listening on {}", args.listen))?;
         let addr = listener.local_addr()?;
         println!("kyoka ui: data {}", data.display());
-        println!("kyoka ui: open http://{addr}/");
+        let scheme = if identity.is_some() { "https" } else { "http" };
+        println!("kyoka ui: open {scheme}://{addr}/");
+        if let Some(id) = &identity {
+            println!(
+                "kyoka ui: {} certificate {}\nkyoka ui: its SHA-256 fingerprint (compare with what the browser shows): {}",
+                if id.created { "made a self-signed" } else { "serving the" },
+                id.cert_path.display(),
+                id.fingerprint
+            );
+        }
         match first_password {
             Some(p) => println!(
                 "kyoka ui: first start: sign in as user \"admin\" with password {p}\n\
@@ -49,7 +70,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ),
             None => println!("kyoka ui: sign in with an account from `kyoka user add`"),
         }
-        forensics_ui::serve(state, listener).await?;
+        match identity {
+            Some(id) => {
+                let tls = forensics_ui::tls::TlsListener::new(listener, id.server_config()?)?;
+                forensics_ui::serve_tls(state, tls).await?
+            }
+            None => forensics_ui::serve(state, listener).await?,
+        }
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)

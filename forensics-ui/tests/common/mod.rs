@@ -3,6 +3,8 @@
 //! signed-in clients.
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;
@@ -167,10 +169,15 @@ pub const ADMIN: (&str, &str) = ("root-admin", "admin-password-1");
 
 /// The app on `data`, with one analyst and one admin.
 pub fn app(data: &Path) -> (Router, AppState) {
+    app_with_redis(data, None)
+}
+
+/// The same, reading the detector's state from `redis_url`.
+pub fn app_with_redis(data: &Path, redis_url: Option<&str>) -> (Router, AppState) {
     let (state, first) = AppState::new(Config {
         data: data.to_path_buf(),
         secure_cookies: false,
-        redis_url: None,
+        redis_url: redis_url.map(str::to_string),
     })
     .unwrap();
     assert!(first.is_some() || data.join("ui/accounts.json").exists());
@@ -230,6 +237,16 @@ impl Client {
             b = b.header("x-csrf-token", c);
         }
         b.body(Body::from(json.to_string())).unwrap()
+    }
+    /// A page form post with this session's CSRF token.
+    pub fn form(&self, uri: &str, fields: &[(&str, &str)]) -> Request<Body> {
+        let mut all = vec![("csrf", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        Request::post(uri)
+            .header(header::COOKIE, format!("kyoka_session={}", self.cookie))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(serde_urlencoded::to_string(all).unwrap()))
+            .unwrap()
     }
 }
 
