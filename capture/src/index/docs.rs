@@ -110,18 +110,38 @@ pub struct PendingEvent {
     pub json: Value,
     pub session_id: String,
     pub flow_key: String,
+    /// Set for sandbox traffic (see `ops::live`).
+    pub tag: Option<std::sync::Arc<crate::ops::live::Tag>>,
 }
 
 impl PendingEvent {
-    pub fn into_doc(self, f: &Fields) -> TantivyDocument {
-        event(
+    pub fn into_doc(mut self, f: &Fields) -> TantivyDocument {
+        if let (Some(t), Value::Object(o)) = (&self.tag, &mut self.json) {
+            o.insert("sandbox".into(), json!(t.sandbox));
+            if let Some(a) = t.attacker {
+                o.insert("attacker".into(), json!(a));
+            }
+        }
+        let mut doc = event(
             f,
             &self.source,
             &self.event,
             &self.session_id,
             &self.flow_key,
             self.json,
-        )
+        );
+        if let Some(t) = &self.tag {
+            add_tag(f, &mut doc, t);
+        }
+        doc
+    }
+}
+
+/// The sandbox fields of a document of sandbox traffic.
+pub fn add_tag(f: &Fields, doc: &mut TantivyDocument, tag: &crate::ops::live::Tag) {
+    doc.add_text(f.sandbox, &tag.sandbox);
+    if let Some(a) = tag.attacker {
+        doc.add_ip_addr(f.attacker, ip6(a));
     }
 }
 
