@@ -13,6 +13,7 @@
 //!   folder, flows tagged with the sandbox and put in its attacker's session.
 
 pub mod activity;
+pub mod assign_lock;
 pub mod capture;
 pub mod config;
 pub mod containment;

@@ -170,7 +170,10 @@ impl Orchestrator {
 
     /// The sandbox for `attacker`: its own if it has one (thawed if frozen),
     /// else a pool sandbox, else a new one; the shared one past `max_sandboxes`.
+    /// Callers racing for one attacker (in this process or another) get one
+    /// sandbox: the decision and the creation run under [`crate::assign_lock`].
     pub async fn assign(&self, attacker: IpAddr) -> Result<Assignment> {
+        let _lock = crate::assign_lock::acquire(&self.config.instance).await?;
         let all = self.sandboxes().await?;
         let key = attacker.to_string();
         let result = |sb: &SandboxInfo, how: &str| Assignment {
