@@ -145,12 +145,9 @@ impl LiveIngest {
     /// Interfaces captured now (a capture ends by itself when its
     /// interface disappears).
     pub fn devices(&self) -> Vec<String> {
-        let captures = self.captures.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<String> = captures
-            .iter()
-            .filter(|(_, c)| !c.thread.is_finished())
-            .map(|(d, _)| d.clone())
-            .collect();
+        let mut captures = self.captures.lock().unwrap_or_else(|e| e.into_inner());
+        captures.retain(|_, c| !c.thread.is_finished());
+        let mut out: Vec<String> = captures.keys().cloned().collect();
         out.sort();
         out
     }
