@@ -55,8 +55,11 @@ impl Captures {
     /// Captures the bridge of every assigned sandbox, stops the others.
     pub fn sync(&self, sandboxes: &[SandboxInfo]) {
         let wanted: Vec<(&SandboxInfo, Tag)> = sandboxes.iter().filter_map(|s| Some((s, tag_of(s)?))).collect();
+        // Only once the bridge is gone: a listing taken just before a
+        // sandbox was made (another sync racing this one) must not stop it.
         for device in self.live.devices() {
-            if !wanted.iter().any(|(s, _)| s.bridge == device) {
+            let exists = Path::new("/sys/class/net").join(&device).exists();
+            if !exists && !wanted.iter().any(|(s, _)| s.bridge == device) {
                 self.live.unlisten(&device);
             }
         }
