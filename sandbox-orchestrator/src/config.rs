@@ -43,6 +43,9 @@ pub struct Config {
     pub redis_url: String,
     /// `host:port` (UDP) receiving every daemon's log lines as RFC 5424 syslog.
     pub syslog_target: Option<String>,
+    /// Data folder (as `kyoka ingest`/`search` use) the service captures
+    /// every assigned sandbox's bridge into; `None`: no capture.
+    pub capture_data: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -66,6 +69,7 @@ impl Default for Config {
             service_env: BTreeMap::new(),
             redis_url: "redis://127.0.0.1:6379/".into(),
             syslog_target: None,
+            capture_data: None,
         }
     }
 }

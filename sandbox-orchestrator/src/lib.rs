@@ -9,11 +9,12 @@
 //! - [`activity`]: idle → frozen → destroyed.
 //! - [`publish`] and [`service`]: the Redis contract with detector and agents.
 //! - [`syslog`]: daemon logs to the detector.
-//! - Capture seam: [`SandboxInfo::bridge`](sandbox::SandboxInfo) names the
-//!   interface a `capture::source::LiveSource` listens on from creation;
-//!   flows on it belong to `SandboxInfo::attacker` (not wired yet).
+//! - [`capture`]: every assigned sandbox's bridge captured into the data
+//!   folder, flows tagged with the sandbox and put in its attacker's session.
 
 pub mod activity;
+pub mod assign_lock;
+pub mod capture;
 pub mod config;
 pub mod containment;
 pub mod error;

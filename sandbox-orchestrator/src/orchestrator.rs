@@ -170,7 +170,10 @@ impl Orchestrator {
 
     /// The sandbox for `attacker`: its own if it has one (thawed if frozen),
     /// else a pool sandbox, else a new one; the shared one past `max_sandboxes`.
+    /// Callers racing for one attacker (in this process or another) get one
+    /// sandbox: the decision and the creation run under [`crate::assign_lock`].
     pub async fn assign(&self, attacker: IpAddr) -> Result<Assignment> {
+        let _lock = crate::assign_lock::acquire(&self.config.instance).await?;
         let all = self.sandboxes().await?;
         let key = attacker.to_string();
         let result = |sb: &SandboxInfo, how: &str| Assignment {
@@ -273,23 +276,60 @@ impl Orchestrator {
         crate::containment::install()?;
         let id = random_id();
         let attacker_label = attacker.unwrap_or(labels::POOL).to_string();
+        let t = std::time::Instant::now();
         let subnet = self.create_network(&id, &attacker_label).await?;
-        let made = join_all(self.config.services.iter().map(|s| self.create_container(&id, &attacker_label, subnet, s))).await;
-        if let Some(err) = made.into_iter().find_map(|r| r.err()) {
+        let network_ms = t.elapsed().as_millis();
+        // Each container starts as soon as it exists (no barrier between
+        // creating all and starting all: the engine starts the first while
+        // it still creates the others), slowest daemon first; the
+        // assignment volume is made meanwhile.
+        let (made, labelled) = tokio::join!(
+            join_all(self.start_order().into_iter().map(|s| async {
+                let container = self.create_container(&id, &attacker_label, subnet, s).await?;
+                self.docker.start_container(&container, None).await?;
+                Ok::<_, Error>((s.clone(), container))
+            })),
+            async {
+                match attacker {
+                    Some(a) => self.label_assignment(&id, a).await,
+                    None => Ok(()),
+                }
+            }
+        );
+        let mut containers = BTreeMap::new();
+        let mut failed = labelled.err();
+        for r in made {
+            match r {
+                Ok((service, container)) => {
+                    containers.insert(service, container);
+                }
+                Err(e) => failed = failed.or(Some(e)),
+            }
+        }
+        if let Some(err) = failed {
             self.remove(&id).await?;
             return Err(err);
         }
-        if let Some(attacker) = attacker {
-            self.label_assignment(&id, attacker).await?;
-        }
-        let names: Vec<String> = self.config.services.iter().map(|s| labels::container_name(&id, s)).collect();
-        let started = join_all(names.iter().map(|n| self.docker.start_container(n, None))).await;
-        if let Some(err) = started.into_iter().find_map(|r| r.err()) {
-            self.remove(&id).await?;
-            return Err(err.into());
-        }
-        tracing::info!(sandbox = %id, attacker = %attacker_label, %subnet, "sandbox created");
-        self.get(&id).await
+        tracing::info!(sandbox = %id, attacker = %attacker_label, %subnet, network_ms, total_ms = t.elapsed().as_millis(), "sandbox created");
+        // What Docker would now list, without asking it again.
+        let running = containers.len();
+        Ok(SandboxInfo {
+            id: id.clone(),
+            attacker: attacker.map(str::to_string),
+            state: if attacker.is_some() { State::Active } else { State::Broken },
+            subnet,
+            bridge: labels::bridge_name(&id),
+            containers,
+            paused: 0,
+            running,
+        })
+    }
+
+    /// The configured services, the slowest to answer first.
+    fn start_order(&self) -> Vec<&String> {
+        let mut order: Vec<&String> = self.config.services.iter().collect();
+        order.sort_by_key(|s| services::spec(s).map(|x| x.start_rank).unwrap_or(u8::MAX));
+        order
     }
 
     async fn create_network(&self, id: &str, attacker: &str) -> Result<Ipv4Addr> {
@@ -354,7 +394,8 @@ impl Orchestrator {
         Ok(())
     }
 
-    async fn create_container(&self, id: &str, attacker: &str, subnet: Ipv4Addr, service: &str) -> Result<()> {
+    /// Creates one service's container; its id.
+    async fn create_container(&self, id: &str, attacker: &str, subnet: Ipv4Addr, service: &str) -> Result<String> {
         let spec = services::spec(service).ok_or_else(|| Error::Config(format!("unknown service {service}")))?;
         let c = &self.config;
         let labels = HashMap::from([
@@ -388,7 +429,8 @@ impl Orchestrator {
             init: Some(true),
             ..Default::default()
         };
-        self.docker
+        let made = self
+            .docker
             .create_container(
                 Some(CreateContainerOptions { name: Some(labels::container_name(id, service)), ..Default::default() }),
                 ContainerCreateBody {
@@ -402,7 +444,7 @@ impl Orchestrator {
                 },
             )
             .await?;
-        Ok(())
+        Ok(made.id)
     }
 
     /// Pauses every container (the kernel still completes TCP handshakes).

@@ -36,6 +36,16 @@ async fn listen_for_changes(client: redis::Client, wake: Arc<Notify>) {
 /// One pass: sandboxes for flagged attackers that have none (or whose
 /// sandbox is gone), published per the contract.
 pub async fn assign_flagged(o: &Orchestrator, redis: &mut redis::aio::ConnectionManager) -> Result<Vec<IpAddr>> {
+    assign_flagged_captured(o, redis, None).await
+}
+
+/// [`assign_flagged`], with the sandbox's bridge captured before it is
+/// published (so before an agent sends the attacker there).
+pub async fn assign_flagged_captured(
+    o: &Orchestrator,
+    redis: &mut redis::aio::ConnectionManager,
+    captures: Option<&Arc<crate::capture::Captures>>,
+) -> Result<Vec<IpAddr>> {
     let now = chrono::Utc::now().timestamp();
     let live: HashSet<String> = o.sandboxes().await?.into_iter().filter(|s| s.state != State::Broken).map(|s| s.id).collect();
     let mut assigned = Vec::new();
@@ -45,6 +55,11 @@ pub async fn assign_flagged(o: &Orchestrator, redis: &mut redis::aio::Connection
             continue;
         }
         let a = o.assign(attacker).await?;
+        if let Some(c) = captures {
+            let all = o.sandboxes().await?;
+            let c = c.clone();
+            let _ = tokio::task::spawn_blocking(move || c.sync(&all)).await;
+        }
         let sandbox = model::policy::Sandbox { id: a.sandbox.clone(), endpoints: a.endpoints.clone() };
         let version = publish::publish(redis, attacker, &sandbox).await?;
         tracing::info!(%attacker, sandbox = %a.sandbox, how = %a.how, version, "sandbox published");
@@ -57,6 +72,12 @@ pub async fn run(o: Arc<Orchestrator>, shutdown: impl Future<Output = ()>) -> Re
     crate::containment::reload()?;
     let kept = o.adopt().await?;
     tracing::info!(sandboxes = kept.len(), "adopted");
+    // Bridges are captured from here on (adopted sandboxes included).
+    let captures = match &o.config.capture_data {
+        Some(data) => Some(Arc::new(crate::capture::Captures::start(data)?)),
+        None => None,
+    };
+    let following = captures.clone().map(|c| tokio::spawn(crate::capture::follow(o.clone(), c)));
     let client = redis::Client::open(o.config.redis_url.as_str())?;
     let mut redis = redis::aio::ConnectionManager::new(client.clone()).await?;
     let wake = Arc::new(Notify::new());
@@ -76,7 +97,7 @@ pub async fn run(o: Arc<Orchestrator>, shutdown: impl Future<Output = ()>) -> Re
     let interval = Duration::from_millis(o.config.reap_interval_ms.max(50));
     tokio::pin!(shutdown);
     loop {
-        if let Err(e) = assign_flagged(&o, &mut redis).await {
+        if let Err(e) = assign_flagged_captured(&o, &mut redis, captures.as_ref()).await {
             tracing::warn!(%e, "assigning flagged attackers");
         }
         match activity.reap(&o).await {
@@ -99,9 +120,28 @@ pub async fn run(o: Arc<Orchestrator>, shutdown: impl Future<Output = ()>) -> Re
             }
         }
         tokio::select! {
-            _ = &mut shutdown => return Ok(()),
+            _ = &mut shutdown => break,
             _ = wake.notified() => {}
             _ = tokio::time::sleep(interval) => {}
         }
     }
+    if let Some(f) = following {
+        f.abort();
+        let _ = f.await;
+    }
+    if let Some(mut c) = captures {
+        // A sync still running holds a reference for a moment.
+        for _ in 0..100 {
+            match Arc::try_unwrap(c) {
+                Ok(c) => {
+                    let counts = tokio::task::spawn_blocking(move || c.stop()).await;
+                    tracing::info!(?counts, "sandbox capture stopped");
+                    break;
+                }
+                Err(shared) => c = shared,
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Ok(())
 }

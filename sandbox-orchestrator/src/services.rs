@@ -14,6 +14,9 @@ pub struct ServiceSpec {
     /// is the evidence.
     pub read_only: bool,
     pub tmpfs: &'static [&'static str],
+    /// Cold start order (lower first): the daemons slowest to answer
+    /// (MariaDB, sshd making host keys) are started first.
+    pub start_rank: u8,
 }
 
 pub const SPECS: &[ServiceSpec] = &[
@@ -25,6 +28,7 @@ pub const SPECS: &[ServiceSpec] = &[
         cap_add: &["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"],
         read_only: false,
         tmpfs: &[],
+        start_rank: 2,
     },
     ServiceSpec {
         name: "ssh",
@@ -34,6 +38,7 @@ pub const SPECS: &[ServiceSpec] = &[
         cap_add: &["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"],
         read_only: false,
         tmpfs: &[],
+        start_rank: 1,
     },
     ServiceSpec {
         name: "http",
@@ -43,6 +48,7 @@ pub const SPECS: &[ServiceSpec] = &[
         cap_add: &["NET_BIND_SERVICE", "SETUID", "SETGID", "CHOWN"],
         read_only: true,
         tmpfs: &["/run", "/tmp", "/var/lib/nginx", "/var/log/nginx"],
+        start_rank: 2,
     },
     ServiceSpec {
         name: "rsync",
@@ -52,11 +58,12 @@ pub const SPECS: &[ServiceSpec] = &[
         cap_add: &["NET_BIND_SERVICE", "SETUID", "SETGID"],
         read_only: true,
         tmpfs: &["/run", "/tmp"],
+        start_rank: 2,
     },
     // The rest run as their own unprivileged user on high ports: no capabilities.
-    ServiceSpec { name: "mysql", port: 3306, host: 6, cap_add: &[], read_only: false, tmpfs: &[] },
-    ServiceSpec { name: "redis", port: 6379, host: 7, cap_add: &[], read_only: false, tmpfs: &[] },
-    ServiceSpec { name: "mongo", port: 27017, host: 8, cap_add: &[], read_only: true, tmpfs: &["/tmp"] },
+    ServiceSpec { name: "mysql", port: 3306, host: 6, cap_add: &[], read_only: false, tmpfs: &[], start_rank: 0 },
+    ServiceSpec { name: "redis", port: 6379, host: 7, cap_add: &[], read_only: false, tmpfs: &[], start_rank: 2 },
+    ServiceSpec { name: "mongo", port: 27017, host: 8, cap_add: &[], read_only: true, tmpfs: &["/tmp"], start_rank: 2 },
 ];
 
 pub fn spec(name: &str) -> Option<&'static ServiceSpec> {

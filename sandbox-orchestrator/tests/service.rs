@@ -51,6 +51,9 @@ fn flagged_attackers_get_a_published_sandbox_and_their_logs_flow_as_syslog() {
     config.redis_url = format!("redis://127.0.0.1:{port}/");
     config.reap_interval_ms = 200;
     config.syslog_target = Some(syslog.local_addr().unwrap().to_string());
+    // `kyoka orchestrator --data DIR`: the sandbox's traffic is captured.
+    let data = tempfile::tempdir().unwrap();
+    config.capture_data = Some(data.path().to_path_buf());
     let _cleanup = Cleanup(config.clone());
     let rt = runtime();
     let o = Arc::new(rt.block_on(connect(config.clone())));
@@ -103,4 +106,12 @@ fn flagged_attackers_get_a_published_sandbox_and_their_logs_flow_as_syslog() {
     assert!(found, "no syslog line with the command; got {seen:?}");
     let _ = stop_tx.send(());
     rt.block_on(service).unwrap().unwrap();
+
+    // Stopping the service ended the capture: the ssh flow is in the
+    // data folder, tagged, in the attacker's session.
+    let flows = capture::ops::search(data.path(), Some(capture::index::Kind::Flows), &format!("sandbox:{}", sandbox.id), 100).unwrap();
+    assert!(flows.iter().any(|f| f["flow"]["dst_port"] == 22), "no ssh flow of {}: {flows:?}", sandbox.id);
+    let sessions = capture::ops::search(data.path(), Some(capture::index::Kind::Sessions), &format!("attacker:{attacker}"), 10).unwrap();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert_eq!(sessions[0]["src_ip"], attacker);
 }

@@ -15,12 +15,19 @@ pub struct Args {
     /// Overrides `redis_url`.
     #[arg(long)]
     redis: Option<String>,
+    /// Data folder (as `kyoka ingest`/`search` use) that every assigned
+    /// sandbox's bridge is captured into; overrides `capture_data`.
+    #[arg(long)]
+    data: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(args.config.as_deref())?;
     if let Some(url) = args.redis {
         config.redis_url = url;
+    }
+    if let Some(data) = args.data {
+        config.capture_data = Some(data);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use tantivy::{DateTime, TantivyDocument};
 
 use super::facts::Facts;
+use crate::ops::live::Tag;
 use super::schema::{Fields, KIND_EVENT, KIND_FLOW, KIND_SESSION};
 use super::session::{command_line, Summary};
 
@@ -42,19 +43,32 @@ fn full_text(v: &Value) -> String {
     Facts::of(v).text
 }
 
-/// An event's JSON with its session, as stored.
-fn event_json(e: &Event, session_id: &str) -> String {
+/// An event's JSON with its sandbox tag and session, as stored.
+fn event_json(e: &Event, session_id: &str, tag: Option<&Tag>) -> String {
     let mut json = serde_json::to_string(e).unwrap_or_else(|_| "{}".into());
-    // No `kind` key here: anomalies have a `kind` of their own.
-    if json.ends_with('}') {
-        json.pop();
+    if !json.ends_with('}') {
+        return json;
+    }
+    json.pop();
+    let mut add = |key: &str, value: String| {
         if json.len() > 1 {
             json.push(',');
         }
-        json.push_str("\"session_id\":");
-        json.push_str(&serde_json::to_string(session_id).unwrap_or_else(|_| "\"\"".into()));
-        json.push('}');
+        json.push('"');
+        json.push_str(key);
+        json.push_str("\":");
+        json.push_str(&value);
+    };
+    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+    if let Some(t) = tag {
+        add("sandbox", quoted(&t.sandbox));
+        if let Some(a) = t.attacker {
+            add("attacker", quoted(&a.to_string()));
+        }
     }
+    // No `kind` key here: anomalies have a `kind` of their own.
+    add("session_id", quoted(session_id));
+    json.push('}');
     json
 }
 
@@ -66,18 +80,33 @@ pub struct PendingEvent {
     pub facts: Facts,
     pub session_id: String,
     pub flow_key: String,
+    /// Set for sandbox traffic (see `ops::live`).
+    pub tag: Option<std::sync::Arc<crate::ops::live::Tag>>,
 }
 
 impl PendingEvent {
     pub fn into_doc(self, f: &Fields) -> TantivyDocument {
-        event(
+        let mut doc = event(
             f,
             &self.source,
             &self.event,
             &self.session_id,
             &self.flow_key,
             &self.facts,
-        )
+            self.tag.as_deref(),
+        );
+        if let Some(t) = &self.tag {
+            add_tag(f, &mut doc, t);
+        }
+        doc
+    }
+}
+
+/// The sandbox fields of a document of sandbox traffic.
+pub fn add_tag(f: &Fields, doc: &mut TantivyDocument, tag: &crate::ops::live::Tag) {
+    doc.add_text(f.sandbox, &tag.sandbox);
+    if let Some(a) = tag.attacker {
+        doc.add_ip_addr(f.attacker, ip6(a));
     }
 }
 
@@ -90,6 +119,7 @@ pub fn event(
     session_id: &str,
     flow_key: &str,
     facts: &Facts,
+    tag: Option<&Tag>,
 ) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
     doc.add_text(f.kind, KIND_EVENT);
@@ -156,7 +186,7 @@ pub fn event(
     if !facts.text.is_empty() {
         doc.add_text(f.text, &facts.text);
     }
-    doc.add_text(f.json, event_json(e, session_id));
+    doc.add_text(f.json, event_json(e, session_id, tag));
     doc
 }
 
@@ -274,7 +304,17 @@ mod tests {
                 v.as_object_mut()
                     .unwrap()
                     .insert("session_id".into(), json!("s-1\"x"));
-                assert_eq!(event_json(&e, "s-1\"x"), v.to_string());
+                assert_eq!(event_json(&e, "s-1\"x", None), v.to_string());
+                let tag = Tag {
+                    sandbox: "sb-1".into(),
+                    attacker: Some("2001:db8::7".parse().unwrap()),
+                };
+                let mut tagged = serde_json::to_value(&e).unwrap();
+                let o = tagged.as_object_mut().unwrap();
+                o.insert("sandbox".into(), json!("sb-1"));
+                o.insert("attacker".into(), json!("2001:db8::7"));
+                o.insert("session_id".into(), json!("s-1\"x"));
+                assert_eq!(event_json(&e, "s-1\"x", Some(&tag)), tagged.to_string());
                 checked += 1;
             }
         }

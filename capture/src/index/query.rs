@@ -24,7 +24,7 @@ enum Type {
 
 fn field_type(field: &str) -> Type {
     match field {
-        "src_ip" | "dst_ip" | "ip" => Type::Ip,
+        "src_ip" | "dst_ip" | "ip" | "attacker" => Type::Ip,
         "ts" | "end" => Type::Date,
         "src_port" | "dst_port" | "packets" | "bytes" | "events" | "flows" | "logins"
         | "logins_ok" => Type::Number,

@@ -55,6 +55,10 @@ pub struct Fields {
     pub json: Field,
     /// Flows: where their packets are in the store (stored only).
     pub locations: Field,
+    /// Sandbox traffic (live capture on its bridge): the sandbox's id.
+    pub sandbox: Field,
+    /// Sandbox traffic: the attacker the sandbox was made for.
+    pub attacker: Field,
 }
 
 /// Fields a query may name, with what they are.
@@ -93,6 +97,8 @@ pub const QUERY_FIELDS: &[&str] = &[
     "logins",
     "logins_ok",
     "text",
+    "sandbox",
+    "attacker",
 ];
 
 /// Exact values (`type:ftp.login`, ids, hashes): one token, no positions,
@@ -117,6 +123,11 @@ fn words() -> TextOptions {
             .set_fieldnorms(false)
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     )
+}
+
+/// Indexed, not fast: only sandbox traffic has it.
+fn ip_attacker() -> IpAddrOptions {
+    IpAddrOptions::default().set_indexed()
 }
 
 impl Fields {
@@ -168,6 +179,8 @@ impl Fields {
         let text = b.add_text_field("text", words());
         let json = b.add_text_field("json", STORED);
         let locations = b.add_bytes_field("locations", STORED);
+        let sandbox = b.add_text_field("sandbox", exact());
+        let attacker = b.add_ip_addr_field("attacker", ip_attacker());
         Fields {
             schema: b.build(),
             kind,
@@ -206,6 +219,8 @@ impl Fields {
             text,
             json,
             locations,
+            sandbox,
+            attacker,
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod browse;
 pub mod export;
 pub mod ingest;
+pub mod live;
 pub mod pipeline;
 pub mod search;
 

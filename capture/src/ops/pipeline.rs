@@ -13,6 +13,7 @@ use tantivy::query::{BooleanQuery, Occur, Query};
 use tantivy::schema::IndexRecordOption;
 use tantivy::Searcher;
 
+use super::live::Tag;
 use crate::decode::LinkType;
 use crate::engine::{Engine, LINGER_MICROS};
 use crate::index::facts::Facts;
@@ -46,6 +47,8 @@ struct FlowEntry {
     parent: Option<u64>,
     events: u64,
     ended: Option<(FlowRef, FlowEnd, Timestamp)>,
+    /// The sandbox bridge it was seen on (live capture).
+    tag: Option<std::sync::Arc<Tag>>,
 }
 
 pub struct Pipeline<'a> {
@@ -66,6 +69,10 @@ pub struct Pipeline<'a> {
     now: Timestamp,
     last_session_sweep: Timestamp,
     pub counts: Counts,
+    /// Where the next frame comes from: set by a live capture before each
+    /// frame of a sandbox bridge (see `ops::live`); `None` for files.
+    pub tag: Option<std::sync::Arc<Tag>>,
+    session_tags: HashMap<String, std::sync::Arc<Tag>>,
 }
 
 impl<'a> Pipeline<'a> {
@@ -95,6 +102,8 @@ impl<'a> Pipeline<'a> {
             now: Timestamp(i64::MIN),
             last_session_sweep: Timestamp(i64::MIN),
             counts: Counts::default(),
+            tag: None,
+            session_tags: HashMap::default(),
         })
     }
 
@@ -122,6 +131,7 @@ impl<'a> Pipeline<'a> {
                     parent,
                     events: 0,
                     ended: None,
+                    tag: self.tag.clone(),
                 });
                 entry.locations.push(at);
                 if fresh {
@@ -192,9 +202,18 @@ impl<'a> Pipeline<'a> {
             .and_then(|f| f.parent)
             .and_then(|p| self.flows.get(&p))
             .and_then(|p| p.session.clone());
-        match parent {
-            Some(inherited) => inherited,
-            None => (client, self.session_of(client, ts)),
+        // Sandbox traffic is the attacker's, whoever the client is.
+        let tag = self.tag_of(serial);
+        match (parent, tag.as_ref().and_then(|t| t.attacker)) {
+            (Some(inherited), _) => inherited,
+            (None, Some(attacker)) => {
+                let id = self.session_of(attacker, ts);
+                if let Some(t) = tag {
+                    self.session_tags.insert(id.clone(), t);
+                }
+                (attacker, id)
+            }
+            (None, None) => (client, self.session_of(client, ts)),
         }
     }
 
@@ -237,6 +256,7 @@ impl<'a> Pipeline<'a> {
             facts,
             session_id: session,
             flow_key,
+            tag: self.tag_of(serial),
         })
     }
 
@@ -283,7 +303,7 @@ impl<'a> Pipeline<'a> {
                 continue;
             };
             let session = f.session.as_ref().map(|(_, id)| id.as_str()).unwrap_or("");
-            let doc = docs::flow(
+            let mut doc = docs::flow(
                 &self.index.fields,
                 &self.source,
                 flow,
@@ -295,6 +315,9 @@ impl<'a> Pipeline<'a> {
                 f.locations.len(),
                 f.locations.as_bytes(),
             );
+            if let Some(t) = &f.tag {
+                docs::add_tag(&self.index.fields, &mut doc, t);
+            }
             self.counts.flows += 1;
             self.writer.add(doc)?;
         }
@@ -319,10 +342,37 @@ impl<'a> Pipeline<'a> {
             } else {
                 self.counts.sessions += 1;
             }
-            let doc = docs::session(&self.index.fields, &self.source, &summary);
+            let mut doc = docs::session(&self.index.fields, &self.source, &summary);
+            if let Some(t) = self.session_tags.get(&summary.session_id) {
+                docs::add_tag(&self.index.fields, &mut doc, t);
+            }
             self.writer.add(doc)?;
         }
         Ok(())
+    }
+}
+
+impl Pipeline<'_> {
+    /// The sandbox of a flow (else of the frame being processed).
+    fn tag_of(&self, serial: Option<u64>) -> Option<std::sync::Arc<Tag>> {
+        serial
+            .and_then(|s| self.flows.get(&s))
+            .and_then(|f| f.tag.clone())
+            .or_else(|| self.tag.clone())
+    }
+
+    /// Live capture: the clock moves without packets, so flows that ended
+    /// are written once their linger is over.
+    pub fn tick(&mut self, now: Timestamp) -> Result<()> {
+        if now > self.now {
+            self.now = now;
+        }
+        self.write_lingering(false)
+    }
+
+    /// Live capture commits while the pipeline runs.
+    pub fn writer_mut(&mut self) -> &mut Writer {
+        self.writer
     }
 }
 
