@@ -23,6 +23,8 @@ pub struct Detector {
     /// Where syslog is served (TCP, and UDP on the same port if enabled).
     pub syslog_tcp: Option<SocketAddr>,
     pub syslog_udp: Option<SocketAddr>,
+    /// Where syslog over TLS is served, if configured.
+    pub syslog_tls: Option<SocketAddr>,
     pub api: Option<SocketAddr>,
     pub stats: Arc<Stats>,
     pub store: Store,
@@ -83,10 +85,28 @@ impl Detector {
                     udp,
                     config.limits.clone(),
                     stats.clone(),
-                    limiter,
+                    limiter.clone(),
                     lines_tx.clone(),
                 ));
             }
+        }
+        let mut syslog_tls = None;
+        if let Some(tls) = &config.syslog_tls {
+            let acceptor = syslog::tls::acceptor(&tls.cert_file, &tls.key_file)?;
+            let bind_error = |source| Error::Bind {
+                addr: tls.address.to_string(),
+                source,
+            };
+            let listener = TcpListener::bind(tls.address).await.map_err(bind_error)?;
+            syslog_tls = Some(listener.local_addr().map_err(bind_error)?);
+            tasks.push(syslog::spawn_tls(
+                listener,
+                acceptor,
+                config.limits.clone(),
+                stats.clone(),
+                limiter.clone(),
+                lines_tx.clone(),
+            ));
         }
         drop(lines_tx);
 
@@ -111,10 +131,11 @@ impl Detector {
                 }
             }));
         }
-        tracing::info!(?syslog_tcp, ?syslog_udp, api = ?api_addr, mode = config.mode.as_str(), "detector started");
+        tracing::info!(?syslog_tcp, ?syslog_udp, ?syslog_tls, api = ?api_addr, mode = config.mode.as_str(), "detector started");
         Ok(Detector {
             syslog_tcp,
             syslog_udp,
+            syslog_tls,
             api: api_addr,
             stats,
             store,

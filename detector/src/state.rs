@@ -69,7 +69,8 @@ for g = 0, (#KEYS - 3) / 2 - 1 do
   local counter = KEYS[4 + 2 * g]
   local window, threshold, hits = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 3])
   local k = tonumber(ARGV[a + 6])
-  local n = redis.call('INCRBY', counter, hits)
+  -- Strings from ARGV go to redis.call as they are (no number formatting).
+  local n = redis.call('INCRBY', counter, ARGV[a + 3])
   if n == hits then redis.call('EXPIRE', counter, window) end
   if n >= threshold then
     local need = math.max(threshold - (n - hits), 1)

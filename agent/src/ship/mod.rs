@@ -6,6 +6,7 @@ pub mod redis;
 pub mod sender;
 pub mod spool;
 pub mod syslog;
+pub mod tls;
 pub mod wake;
 
 use std::path::PathBuf;
@@ -21,6 +22,8 @@ pub struct ShipConfig {
     pub host: String,
     pub state_dir: PathBuf,
     pub syslog_address: String,
+    /// TLS to the detector's syslog, trusting this CA (PEM) only.
+    pub detector_ca: Option<PathBuf>,
     pub files: Vec<FileConfig>,
     pub redis_monitor: Vec<RedisMonitorConfig>,
     pub shipper: ShipperConfig,
@@ -41,6 +44,7 @@ pub fn start(config: &Config) -> Result<Option<Arc<spool::Spool>>> {
         host: config.host_name(),
         state_dir: config.state_dir.join("ship"),
         syslog_address: address.clone(),
+        detector_ca: config.detector.detector_ca.clone(),
         files: config.files.clone(),
         redis_monitor: config.redis_monitor.clone(),
         shipper: config.shipper.clone(),
@@ -51,6 +55,10 @@ pub fn start(config: &Config) -> Result<Option<Arc<spool::Spool>>> {
 }
 
 pub fn start_with(config: ShipConfig) -> Result<Arc<spool::Spool>> {
+    let tls = match &config.detector_ca {
+        Some(ca) => Some(tls::Tls::new(ca, &config.syslog_address)?),
+        None => None,
+    };
     let spool = Arc::new(spool::Spool::open(
         &config.state_dir,
         config.shipper.spool_max_bytes,
@@ -71,7 +79,7 @@ pub fn start_with(config: ShipConfig) -> Result<Arc<spool::Spool>> {
         );
         spawn(
             "ship-send",
-            Box::new(move || sender::run(address, spool, min, max)),
+            Box::new(move || sender::run(address, tls, spool, min, max)),
         )?;
     }
     let poll = Duration::from_millis(config.shipper.poll_interval_milliseconds.max(10));
