@@ -45,6 +45,11 @@ fn failed_ssh(source: &str) -> String {
 }
 
 fn main() {
+    // The detector's and the agent's info lines (one per flag, per policy)
+    // would bury the result; RUST_LOG=info brings them back.
+    if std::env::var_os("RUST_LOG").is_none() {
+        std::env::set_var("RUST_LOG", "warn");
+    }
     let kyoka = binary("KYOKA", "kyoka");
     let agent = binary("KYOKA_AGENT", "kyoka-agent");
     let mut lab = Lab::new();
