@@ -125,6 +125,14 @@ impl Detector {
                 policy: policy_rx.clone(),
                 stats: stats.clone(),
             });
+            // Pushes are small writes that must leave at once: without
+            // TCP_NODELAY a new version can wait for the ACK of the last
+            // one (Nagle against the agent's delayed ACK).
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "TCP_NODELAY on an api connection failed");
+                }
+            });
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, app).await {
                     tracing::error!(error = %e, "policy api stopped");
