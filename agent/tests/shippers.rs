@@ -311,3 +311,70 @@ fn lines_go_over_tls_only_to_a_detector_the_ca_vouches_for() {
     let want: Vec<String> = (0..50).map(|i| format!("line {i}")).collect();
     assert_eq!(got, want);
 }
+
+/// CONFIG SET never shows in MONITOR (an admin command); the admin-command
+/// poller sees its count grow in INFO commandstats and ships a
+/// MONITOR-style line naming the client that ran it, while the poller's
+/// own INFO calls (which MONITOR does show) are left out.
+#[test]
+fn config_set_hidden_from_monitor_is_shipped_from_commandstats() {
+    common::require(&["redis-server"]);
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _redis = Redis(
+        Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .args(["--dir", dir.path().to_str().unwrap()])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server"),
+    );
+    let receiver = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = ship_config(dir.path(), receiver.local_addr().unwrap().to_string());
+    config.redis_monitor.push(RedisMonitorConfig {
+        address: format!("127.0.0.1:{port}").parse().unwrap(),
+        username: None,
+        password: None,
+        app_name: "redis".into(),
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut client = loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(c) => break c,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => panic!("redis-server did not start: {e}"),
+        }
+    };
+    client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let me = client.local_addr().unwrap().to_string();
+    start_with(config).unwrap();
+
+    // Repeated until the poller has its baseline and sees one grow.
+    let conn = {
+        receiver.set_nonblocking(true).unwrap();
+        loop {
+            client.write_all(b"CONFIG SET maxmemory-policy noeviction\r\n").unwrap();
+            let mut buf = [0u8; 64];
+            let _ = client.read(&mut buf).unwrap();
+            match receiver.accept() {
+                Ok((c, _)) => break c,
+                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(300)),
+                Err(e) => panic!("nothing shipped: {e}"),
+            }
+        }
+    };
+    conn.set_nonblocking(false).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut reader = BufReader::new(conn);
+    let (app, msg) = read_frame(&mut reader).expect("a frame");
+    assert_eq!(app, "redis");
+    assert!(
+        msg.ends_with(&format!(" [0 {me}] \"CONFIG\" \"SET\"")),
+        "the first line shipped is the CONFIG SET, with the client's address, not the poller's INFO: {msg}"
+    );
+}

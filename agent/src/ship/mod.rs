@@ -3,6 +3,7 @@
 
 pub mod file;
 pub mod redis;
+pub mod redis_admin;
 pub mod sender;
 pub mod spool;
 pub mod syslog;
@@ -115,6 +116,9 @@ pub fn start_with(config: ShipConfig) -> Result<Arc<spool::Spool>> {
         )?;
     }
     for redis in config.redis_monitor.clone() {
+        let admin = redis.clone();
+        let own = redis_admin::Own::default();
+        let own_for_monitor = own.clone();
         let (spool, host, min, max) = (
             spool.clone(),
             config.host.clone(),
@@ -126,6 +130,9 @@ pub fn start_with(config: ShipConfig) -> Result<Arc<spool::Spool>> {
             Box::new(move || {
                 let app = redis.app_name.clone();
                 let mut emit = |line: &[u8]| {
+                    if redis_admin::is_own(&own_for_monitor, line) {
+                        return;
+                    }
                     if let Err(e) =
                         spool.push(&syslog::frame(&host, &app, line, syslog::now_micros()))
                     {
@@ -133,6 +140,26 @@ pub fn start_with(config: ShipConfig) -> Result<Arc<spool::Spool>> {
                     }
                 };
                 redis::run(redis, &mut emit, min, max)
+            }),
+        )?;
+        let (spool, host, min, max) = (
+            spool.clone(),
+            config.host.clone(),
+            config.backoff_min,
+            config.backoff_max,
+        );
+        spawn(
+            "ship-redis-admin",
+            Box::new(move || {
+                let app = admin.app_name.clone();
+                let mut emit = |line: &[u8]| {
+                    if let Err(e) =
+                        spool.push(&syslog::frame(&host, &app, line, syslog::now_micros()))
+                    {
+                        tracing::error!(error = %e, "spool write failed");
+                    }
+                };
+                redis_admin::run(admin, own, &mut emit, min, max)
             }),
         )?;
     }
