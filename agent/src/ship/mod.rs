@@ -119,6 +119,7 @@ pub fn start_with(config: ShipConfig) -> Result<Arc<spool::Spool>> {
         let admin = redis.clone();
         let own = redis_admin::Own::default();
         let own_for_monitor = own.clone();
+        let admin_spool = spool.clone();
         let (spool, host, min, max) = (
             spool.clone(),
             config.host.clone(),
@@ -143,7 +144,7 @@ pub fn start_with(config: ShipConfig) -> Result<Arc<spool::Spool>> {
             }),
         )?;
         let (spool, host, min, max) = (
-            spool.clone(),
+            admin_spool,
             config.host.clone(),
             config.backoff_min,
             config.backoff_max,
