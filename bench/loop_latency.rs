@@ -58,7 +58,16 @@ fn main() {
     banner_server(&lab.sandbox.clone(), 21, "sandbox-ftp");
     let sources: Vec<String> = (9..110).map(|i| format!("10.200.1.{i}")).collect();
     for s in &sources {
-        sh(&["ip", "-n", &att, "addr", "add", &format!("{s}/24"), "dev", "eth0"]);
+        sh(&[
+            "ip",
+            "-n",
+            &att,
+            "addr",
+            "add",
+            &format!("{s}/24"),
+            "dev",
+            "eth0",
+        ]);
     }
 
     // Redis on a Unix socket (reachable from any namespace), the detector
@@ -88,14 +97,20 @@ fn main() {
         assert!(out.status.success(), "redis-cli {args:?}");
     };
     // What the orchestrator does for a shared sandbox: publish its endpoint.
-    let sandbox = format!(r#"{{"id":"bench","endpoints":[{{"service":"ftp","address":"{SANDBOX}","port":21}}]}}"#);
+    let sandbox = format!(
+        r#"{{"id":"bench","endpoints":[{{"service":"ftp","address":"{SANDBOX}","port":21}}]}}"#
+    );
     redis_cli(&["set", model::state::DEFAULT_SANDBOX, &sandbox]);
 
     let added = Command::new(&kyoka)
         .args(["agents", "add", "bench-prod", "--redis", &url])
         .output()
         .unwrap();
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
     let added: serde_json::Value = serde_json::from_slice(&added.stdout).unwrap();
     let detector_config = dir.path().join("detector.toml");
     std::fs::write(&detector_config, "mode = \"unreal\"\n").unwrap();
@@ -119,7 +134,10 @@ fn main() {
         if let Ok(s) = in_ns(&prod, || TcpStream::connect(SYSLOG)) {
             break s;
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "the detector never listened");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the detector never listened"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     syslog.set_nodelay(true).unwrap();
@@ -136,7 +154,16 @@ fn main() {
         ),
     )
     .unwrap();
-    lab.spawn(&prod, &[&agent, "--mode", "unreal", "--config", agent_config.to_str().unwrap()]);
+    lab.spawn(
+        &prod,
+        &[
+            &agent,
+            "--mode",
+            "unreal",
+            "--config",
+            agent_config.to_str().unwrap(),
+        ],
+    );
 
     // Every source but the last fails four times: one line short of the
     // threshold (ssh.brute_force: 5 in 60 s).
@@ -157,7 +184,10 @@ fn main() {
         let t0 = Instant::now();
         syslog.write_all(failed_ssh(source).as_bytes()).unwrap();
         while !landed_in_sandbox(&att, source.to_owned()) {
-            assert!(t0.elapsed() < Duration::from_secs(20), "{source} never redirected");
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "{source} never redirected"
+            );
         }
         t0.elapsed()
     };

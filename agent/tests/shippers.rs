@@ -222,8 +222,8 @@ impl TlsReceiver {
     fn new(listener: TcpListener) -> TlsReceiver {
         use rustls::pki_types::pem::PemObject;
         let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
-        let cert = rustls::pki_types::CertificateDer::from_pem_slice(made.cert.pem().as_bytes())
-            .unwrap();
+        let cert =
+            rustls::pki_types::CertificateDer::from_pem_slice(made.cert.pem().as_bytes()).unwrap();
         let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(
             made.signing_key.serialize_pem().as_bytes(),
         )
@@ -350,7 +350,9 @@ fn config_set_hidden_from_monitor_is_shipped_from_commandstats() {
             Err(e) => panic!("redis-server did not start: {e}"),
         }
     };
-    client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let me = client.local_addr().unwrap().to_string();
     start_with(config).unwrap();
 
@@ -358,18 +360,23 @@ fn config_set_hidden_from_monitor_is_shipped_from_commandstats() {
     let conn = {
         receiver.set_nonblocking(true).unwrap();
         loop {
-            client.write_all(b"CONFIG SET maxmemory-policy noeviction\r\n").unwrap();
+            client
+                .write_all(b"CONFIG SET maxmemory-policy noeviction\r\n")
+                .unwrap();
             let mut buf = [0u8; 64];
             let _ = client.read(&mut buf).unwrap();
             match receiver.accept() {
                 Ok((c, _)) => break c,
-                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(300)),
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(300))
+                }
                 Err(e) => panic!("nothing shipped: {e}"),
             }
         }
     };
     conn.set_nonblocking(false).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut reader = BufReader::new(conn);
     let (app, msg) = read_frame(&mut reader).expect("a frame");
     assert_eq!(app, "redis");

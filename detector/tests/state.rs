@@ -228,22 +228,29 @@ async fn a_batch_counts_exactly_like_its_hits_one_by_one() {
     .unwrap();
     let mut seed = 7u64;
     let mut next = move |n: u64| {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (seed >> 33) % n
     };
     let observations: Vec<Observation> = (0..400)
         .map(|i| {
             let source: IpAddr = format!("198.51.100.{}", next(12)).parse().unwrap();
-            let kind = if next(5) == 0 { Kind::InvalidUser } else { Kind::LoginFailed };
+            let kind = if next(5) == 0 {
+                Kind::InvalidUser
+            } else {
+                Kind::LoginFailed
+            };
             Observation::new(Service::Ssh, kind, source).user(format!("u{i}"))
         })
         .collect();
     let hits: Vec<Hit> = observations
         .iter()
         .flat_map(|o| {
-            rules
-                .matching(o, Mode::Unreal)
-                .map(move |rule| Hit { rule, observation: o })
+            rules.matching(o, Mode::Unreal).map(move |rule| Hit {
+                rule,
+                observation: o,
+            })
         })
         .collect();
 
@@ -262,8 +269,11 @@ async fn a_batch_counts_exactly_like_its_hits_one_by_one() {
 
     let seen = |store: Store| async move {
         let policy = store.policy().await.unwrap();
-        let attackers: BTreeSet<(IpAddr, String)> =
-            policy.attackers.into_iter().map(|a| (a.address, a.reason)).collect();
+        let attackers: BTreeSet<(IpAddr, String)> = policy
+            .attackers
+            .into_iter()
+            .map(|a| (a.address, a.reason))
+            .collect();
         let detections: Vec<_> = store
             .detections(1000)
             .await
@@ -285,6 +295,10 @@ async fn a_batch_counts_exactly_like_its_hits_one_by_one() {
         (policy.version, attackers, detections, counters)
     };
     let expected = seen(one).await;
-    assert!(expected.1.len() >= 8, "the workload flags most sources: {:?}", expected.1);
+    assert!(
+        expected.1.len() >= 8,
+        "the workload flags most sources: {:?}",
+        expected.1
+    );
     assert_eq!(seen(batched).await, expected);
 }

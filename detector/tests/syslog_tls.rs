@@ -96,7 +96,10 @@ async fn tls_syslog_is_counted_and_plain_text_on_its_port_is_dropped() {
     let before = d.stats.snapshot();
     let mut plain = TcpStream::connect(addr).await.unwrap();
     let line = rfc5424("vsftpd", r#"[pid 8] [x] FAIL LOGIN: Client "203.0.113.78""#);
-    plain.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+    plain
+        .write_all(format!("{line}\n").as_bytes())
+        .await
+        .unwrap();
     let mut answer = Vec::new();
     let read = tokio::time::timeout(
         std::time::Duration::from_secs(10),
@@ -118,7 +121,10 @@ async fn tls_syslog_is_counted_and_plain_text_on_its_port_is_dropped() {
     );
 
     // The TLS client's connection still works after the plain-text one.
-    let msg = rfc5424("vsftpd", r#"[pid 7] [root] OK LOGIN: Client "203.0.113.77""#);
+    let msg = rfc5424(
+        "vsftpd",
+        r#"[pid 7] [root] OK LOGIN: Client "203.0.113.77""#,
+    );
     stream
         .write_all(format!("{} {msg}", msg.len()).as_bytes())
         .await

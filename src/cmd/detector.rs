@@ -67,7 +67,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => FileConfig::default(),
     };
     let mut config = file.resolve(args.redis, args.syslog, args.api)?;
-    config.syslog_tls = syslog_tls(config.syslog_tls.take(), args.syslog_tls, args.tls_cert, args.tls_key)?;
+    config.syslog_tls = syslog_tls(
+        config.syslog_tls.take(),
+        args.syslog_tls,
+        args.tls_cert,
+        args.tls_key,
+    )?;
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
     runtime.block_on(async move {
         let detector = Detector::start(config).await?;

@@ -35,7 +35,11 @@ const REPLY_MAX: usize = 16 << 20;
 pub fn calls(info: &str) -> HashMap<&'static str, u64> {
     let mut out = HashMap::new();
     for line in info.lines() {
-        let Some((name, stats)) = line.trim().strip_prefix("cmdstat_").and_then(|l| l.split_once(':')) else {
+        let Some((name, stats)) = line
+            .trim()
+            .strip_prefix("cmdstat_")
+            .and_then(|l| l.split_once(':'))
+        else {
             continue;
         };
         let Some((watched, _)) = WATCHED.iter().find(|(w, _)| w.eq_ignore_ascii_case(name)) else {
@@ -54,7 +58,12 @@ pub fn calls(info: &str) -> HashMap<&'static str, u64> {
 /// The `addr=` of every client in `CLIENT LIST` whose last command is `cmd`.
 pub fn clients_running<'a>(list: &'a str, cmd: &str) -> Vec<&'a str> {
     list.lines()
-        .filter(|l| l.split(' ').any(|f| f.strip_prefix("cmd=").is_some_and(|c| c.eq_ignore_ascii_case(cmd))))
+        .filter(|l| {
+            l.split(' ').any(|f| {
+                f.strip_prefix("cmd=")
+                    .is_some_and(|c| c.eq_ignore_ascii_case(cmd))
+            })
+        })
         .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("addr=")))
         .collect()
 }
@@ -147,10 +156,17 @@ fn session(
         let list = ask(&["CLIENT", "LIST"])?;
         let time = crate::ship::syslog::now_micros() as f64 / 1e6;
         for name in grown {
-            let words = WATCHED.iter().find(|(w, _)| *w == name).map(|(_, words)| *words).unwrap_or(&[]);
+            let words = WATCHED
+                .iter()
+                .find(|(w, _)| *w == name)
+                .map(|(_, words)| *words)
+                .unwrap_or(&[]);
             let clients = clients_running(&list, name);
             if clients.is_empty() {
-                tracing::info!(command = name, "redis admin command ran; its client is gone");
+                tracing::info!(
+                    command = name,
+                    "redis admin command ran; its client is gone"
+                );
             }
             for addr in clients {
                 emit(line(time, addr, words).as_bytes());
@@ -186,7 +202,10 @@ mod tests {
         assert_eq!(calls(info).len(), 1);
         let list = "id=3 addr=203.0.113.5:40000 laddr=10.0.0.1:6379 fd=8 name= age=1 idle=0 flags=N db=0 cmd=config|set user=default\n\
                     id=4 addr=10.0.0.9:40001 laddr=10.0.0.1:6379 fd=9 name= age=1 idle=0 flags=N db=0 cmd=get user=default\n";
-        assert_eq!(clients_running(list, "config|set"), vec!["203.0.113.5:40000"]);
+        assert_eq!(
+            clients_running(list, "config|set"),
+            vec!["203.0.113.5:40000"]
+        );
         assert_eq!(
             line(1.5, "203.0.113.5:40000", &["CONFIG", "SET"]),
             r#"1.500000 [0 203.0.113.5:40000] "CONFIG" "SET""#
