@@ -11,53 +11,12 @@
 #[path = "../agent/tests/common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use common::detector::StandInDetector;
 use common::*;
 use model::policy::{Attacker, Endpoint, Mode, Policy, Sandbox, Whitelist};
-
-fn landed_in_sandbox(ns: &str, from: String) -> bool {
-    in_ns(ns, move || match connect_from(&from) {
-        Some(s) => {
-            let mut line = String::new();
-            let _ = BufReader::new(s).read_line(&mut line);
-            line.contains("sandbox")
-        }
-        None => false,
-    })
-}
-
-/// Connects from a given source address (bind before connect).
-fn connect_from(from: &str) -> Option<TcpStream> {
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-        if fd < 0 {
-            return None;
-        }
-        let sa = |ip: &str, port: u16| {
-            let mut a: libc::sockaddr_in = std::mem::zeroed();
-            a.sin_family = libc::AF_INET as u16;
-            a.sin_port = port.to_be();
-            a.sin_addr.s_addr = u32::from(ip.parse::<std::net::Ipv4Addr>().unwrap()).to_be();
-            a
-        };
-        let local = sa(from, 0);
-        let remote = sa(PROD_ATT, 21);
-        let len = std::mem::size_of::<libc::sockaddr_in>() as u32;
-        use std::os::fd::FromRawFd;
-        let stream = TcpStream::from_raw_fd(fd);
-        if libc::bind(fd, &local as *const _ as *const libc::sockaddr, len) != 0
-            || libc::connect(fd, &remote as *const _ as *const libc::sockaddr, len) != 0
-        {
-            return None;
-        }
-        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-        Some(stream)
-    }
-}
 
 fn main() {
     let bin = std::env::var("KYOKA_AGENT").unwrap_or_else(|_| {

@@ -65,6 +65,11 @@ pub struct DetectorConfig {
     /// Where shipped log lines go (RFC 5424 over TCP, octet counting).
     #[serde(default)]
     pub syslog_address: Option<String>,
+    /// The CA (PEM) that signed the detector's syslog TLS certificate: when
+    /// set, lines go over TLS (RFC 5425) to `syslog_address`, whose host
+    /// part must be in the certificate.
+    #[serde(default)]
+    pub detector_ca: Option<PathBuf>,
     #[serde(default = "default_heartbeat")]
     pub heartbeat_interval_seconds: u64,
     /// Polling is only a fallback while the push stream is down.

@@ -27,6 +27,18 @@ pub struct FileConfig {
     /// A rules file instead of the built-in set.
     pub rules_file: Option<std::path::PathBuf>,
     pub syslog: SyslogConfig,
+    /// Syslog over TLS (RFC 5425) on its own address; off when absent.
+    pub syslog_tls: Option<SyslogTls>,
+}
+
+/// `[syslog_tls]`: where TLS syslog listens, and its certificate and key
+/// (PEM files).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogTls {
+    pub address: SocketAddr,
+    pub cert_file: std::path::PathBuf,
+    pub key_file: std::path::PathBuf,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -53,6 +65,7 @@ impl Default for FileConfig {
             whitelist: Whitelist::default(),
             rules_file: None,
             syslog: SyslogConfig::default(),
+            syslog_tls: None,
         }
     }
 }
@@ -88,6 +101,8 @@ pub struct Config {
     /// TCP syslog; UDP too on the same port when `syslog_udp`. None = no syslog.
     pub syslog_address: Option<SocketAddr>,
     pub syslog_udp: bool,
+    /// Syslog over TLS; None = off.
+    pub syslog_tls: Option<SyslogTls>,
     /// None = no API.
     pub api_address: Option<SocketAddr>,
     pub mode: Mode,
@@ -140,6 +155,7 @@ impl FileConfig {
                 .or(self.syslog_address)
                 .or(Some(([0, 0, 0, 0], 514).into())),
             syslog_udp: self.syslog_udp,
+            syslog_tls: self.syslog_tls,
             api_address: api
                 .or(self.api_address)
                 .or(Some(([0, 0, 0, 0], 8514).into())),

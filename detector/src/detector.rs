@@ -23,6 +23,8 @@ pub struct Detector {
     /// Where syslog is served (TCP, and UDP on the same port if enabled).
     pub syslog_tcp: Option<SocketAddr>,
     pub syslog_udp: Option<SocketAddr>,
+    /// Where syslog over TLS is served, if configured.
+    pub syslog_tls: Option<SocketAddr>,
     pub api: Option<SocketAddr>,
     pub stats: Arc<Stats>,
     pub store: Store,
@@ -84,10 +86,28 @@ impl Detector {
                     udp,
                     config.limits.clone(),
                     stats.clone(),
-                    limiter,
+                    limiter.clone(),
                     lines_tx.clone(),
                 ));
             }
+        }
+        let mut syslog_tls = None;
+        if let Some(tls) = &config.syslog_tls {
+            let acceptor = syslog::tls::acceptor(&tls.cert_file, &tls.key_file)?;
+            let bind_error = |source| Error::Bind {
+                addr: tls.address.to_string(),
+                source,
+            };
+            let listener = TcpListener::bind(tls.address).await.map_err(bind_error)?;
+            syslog_tls = Some(listener.local_addr().map_err(bind_error)?);
+            tasks.push(syslog::spawn_tls(
+                listener,
+                acceptor,
+                config.limits.clone(),
+                stats.clone(),
+                limiter.clone(),
+                lines_tx.clone(),
+            ));
         }
         drop(lines_tx);
 
@@ -106,16 +126,25 @@ impl Detector {
                 policy: policy_rx.clone(),
                 stats: stats.clone(),
             });
+            // Pushes are small writes that must leave at once: without
+            // TCP_NODELAY a new version can wait for the ACK of the last
+            // one (Nagle against the agent's delayed ACK).
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "TCP_NODELAY on an api connection failed");
+                }
+            });
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, app).await {
                     tracing::error!(error = %e, "policy api stopped");
                 }
             }));
         }
-        tracing::info!(?syslog_tcp, ?syslog_udp, api = ?api_addr, mode = config.mode.as_str(), "detector started");
+        tracing::info!(?syslog_tcp, ?syslog_udp, ?syslog_tls, api = ?api_addr, mode = config.mode.as_str(), "detector started");
         Ok(Detector {
             syslog_tcp,
             syslog_udp,
+            syslog_tls,
             api: api_addr,
             stats,
             store,

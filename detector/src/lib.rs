@@ -19,7 +19,7 @@ pub mod syslog;
 pub mod watch;
 pub mod whitelist;
 
-pub use config::{Config, FileConfig};
+pub use config::{Config, FileConfig, SyslogTls};
 pub use detector::Detector;
 pub use error::{Error, Result};
 pub use normalise::Normaliser;

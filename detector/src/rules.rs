@@ -190,6 +190,8 @@ mod tests {
         for cmd in [
             "config SET dir /tmp",
             "CONFIG set   dbfilename x",
+            // What kyoka-agent reports from INFO commandstats (no arguments).
+            "config set",
             "slaveof 1.2.3.4 6379",
             "module LOAD /x.so",
             "flushall",

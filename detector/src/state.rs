@@ -52,25 +52,65 @@ pub struct Hit<'a> {
     pub observation: &'a Observation,
 }
 
-/// Counts, and flags when the threshold is crossed. Returns the new policy
-/// version when this call flagged, 0 otherwise.
-const HIT: &str = r#"
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-if n < tonumber(ARGV[2]) then return 0 end
+/// Counts a whole batch in one call, exactly as if its hits had been counted
+/// one by one in order. Hits are grouped per counter (rule and source); a
+/// group is one INCRBY. A group crosses the threshold at its `need`-th hit
+/// (`need = threshold - count before`, at least 1); crossings are then
+/// applied in the order of those hits in the batch, so which rule flags a
+/// source (its reason) and the order of versions are those of the one-by-one
+/// count. The hit that crossed resets the counter; the group's later hits
+/// count from zero again with a fresh window, as they would have.
+///
+/// KEYS: attackers, policy version, detections, then per group its counter
+/// and its attacker hash. ARGV: channel, stream length, then per group
+/// window, threshold, flag seconds, hits, source, rule, k, and k pairs
+/// (position in the batch, observation JSON) for its first k hits
+/// (k = min(hits, threshold): the crossing hit is always among them).
+/// Returns the versions created, in order.
+const HIT_BATCH: &str = r#"
+local crossings = {}
+local a = 3
+for g = 0, (#KEYS - 3) / 2 - 1 do
+  local counter = KEYS[4 + 2 * g]
+  local window, threshold, hits = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 3])
+  local k = tonumber(ARGV[a + 6])
+  -- Strings from ARGV go to redis.call as they are (no number formatting).
+  local n = redis.call('INCRBY', counter, ARGV[a + 3])
+  if n == hits then redis.call('EXPIRE', counter, window) end
+  if n >= threshold then
+    local need = math.max(threshold - (n - hits), 1)
+    local at = a + 7 + 2 * (need - 1)
+    crossings[#crossings + 1] = {pos = tonumber(ARGV[at]), json = ARGV[at + 1], g = g, a = a, need = need}
+  end
+  a = a + 7 + 2 * k
+end
+local out = {}
+if #crossings == 0 then return out end
+table.sort(crossings, function(x, y) return x.pos < y.pos end)
 local now = tonumber(redis.call('TIME')[1])
-local current = redis.call('ZSCORE', KEYS[2], ARGV[4])
-if current and tonumber(current) > now then return 0 end
-local expires = now + tonumber(ARGV[3])
-redis.call('DEL', KEYS[1])
-redis.call('ZADD', KEYS[2], expires, ARGV[4])
-redis.call('HSET', KEYS[3], 'reason', ARGV[5], 'since', now, 'expires', expires)
-redis.call('EXPIREAT', KEYS[3], expires)
-local v = redis.call('INCR', KEYS[4])
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[8], '*', 'address', ARGV[4], 'rule', ARGV[5],
-  'since', now, 'expires', expires, 'version', v, 'observation', ARGV[6])
-redis.call('PUBLISH', ARGV[7], v)
-return v
+for _, c in ipairs(crossings) do
+  local source, rule = ARGV[c.a + 4], ARGV[c.a + 5]
+  local current = redis.call('ZSCORE', KEYS[1], source)
+  if not (current and tonumber(current) > now) then
+    local counter, hash = KEYS[4 + 2 * c.g], KEYS[5 + 2 * c.g]
+    local rest = tonumber(ARGV[c.a + 3]) - c.need
+    if rest > 0 then
+      redis.call('SET', counter, rest, 'EX', ARGV[c.a])
+    else
+      redis.call('DEL', counter)
+    end
+    local expires = now + tonumber(ARGV[c.a + 2])
+    redis.call('ZADD', KEYS[1], expires, source)
+    redis.call('HSET', hash, 'reason', rule, 'since', now, 'expires', expires)
+    redis.call('EXPIREAT', hash, expires)
+    local v = redis.call('INCR', KEYS[2])
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'address', source, 'rule', rule,
+      'since', now, 'expires', expires, 'version', v, 'observation', c.json)
+    redis.call('PUBLISH', ARGV[1], v)
+    out[#out + 1] = v
+  end
+end
+return out
 "#;
 
 /// Flags one attacker by hand (or extends its time): the same keys as
@@ -173,7 +213,7 @@ impl Store {
     pub fn with_connection(conn: ConnectionManager) -> Store {
         Store {
             conn,
-            hit: Script::new(HIT),
+            hit: Script::new(HIT_BATCH),
             expire: Script::new(EXPIRE),
             settings: Script::new(SETTINGS_SCRIPT),
             read_policy: Script::new(READ_POLICY),
@@ -187,38 +227,44 @@ impl Store {
         self.conn.clone()
     }
 
-    /// Counts every hit in one round trip. Returns the policy versions this
-    /// call created (one per newly flagged attacker).
+    /// Counts every hit in one round trip (one script call for the whole
+    /// batch). Returns the policy versions this call created (one per newly
+    /// flagged attacker).
     pub async fn record(&self, hits: &[Hit<'_>]) -> Result<Vec<u64>> {
         if hits.is_empty() {
             return Ok(Vec::new());
         }
-        // Make sure the script is loaded; EVALSHA in the pipeline then never
-        // sees NOSCRIPT unless Redis restarted in between (the retry loads).
+        let groups = group(hits);
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(self.hit.get_hash())
+            .arg(3 + 2 * groups.len())
+            .arg(keys::ATTACKERS)
+            .arg(keys::POLICY_VERSION)
+            .arg(keys::DETECTIONS);
+        for g in &groups {
+            let source = g.first.observation.source;
+            cmd.arg(counter(&g.first.rule.name, source))
+                .arg(keys::attacker(source));
+        }
+        cmd.arg(keys::POLICY_CHANGED).arg(DETECTIONS_MAX);
+        for g in &groups {
+            let rule = g.first.rule;
+            cmd.arg(rule.window_seconds)
+                .arg(rule.threshold)
+                .arg(rule.flag_seconds)
+                .arg(g.hits)
+                .arg(g.first.observation.source.to_string())
+                .arg(&rule.name)
+                .arg(g.firsts.len());
+            for &(position, observation) in &g.firsts {
+                cmd.arg(position).arg(serde_json::to_string(observation)?);
+            }
+        }
+        // Loads the script on NOSCRIPT (first call, or Redis restarted).
         let mut conn = self.conn.clone();
         for attempt in 0..2 {
-            let mut pipe = redis::pipe();
-            for hit in hits {
-                let o = hit.observation;
-                pipe.cmd("EVALSHA")
-                    .arg(self.hit.get_hash())
-                    .arg(5)
-                    .arg(counter(&hit.rule.name, o.source))
-                    .arg(keys::ATTACKERS)
-                    .arg(keys::attacker(o.source))
-                    .arg(keys::POLICY_VERSION)
-                    .arg(keys::DETECTIONS)
-                    .arg(hit.rule.window_seconds)
-                    .arg(hit.rule.threshold)
-                    .arg(hit.rule.flag_seconds)
-                    .arg(o.source.to_string())
-                    .arg(&hit.rule.name)
-                    .arg(serde_json::to_string(o)?)
-                    .arg(keys::POLICY_CHANGED)
-                    .arg(DETECTIONS_MAX);
-            }
-            match pipe.query_async::<Vec<u64>>(&mut conn).await {
-                Ok(versions) => return Ok(versions.into_iter().filter(|v| *v > 0).collect()),
+            match cmd.query_async::<Vec<u64>>(&mut conn).await {
+                Ok(versions) => return Ok(versions),
                 Err(e)
                     if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
                         && attempt == 0 =>
@@ -401,6 +447,38 @@ impl Store {
         out.reverse();
         Ok(out)
     }
+}
+
+/// The hits of one batch on one counter (rule and source).
+struct Group<'a> {
+    first: &'a Hit<'a>,
+    hits: u64,
+    /// Position in the batch and observation of the first `threshold` hits:
+    /// the one that crosses is among them whatever the count before.
+    firsts: Vec<(usize, &'a Observation)>,
+}
+
+/// Groups hits per counter, in the order each counter is first hit.
+fn group<'a>(hits: &'a [Hit<'a>]) -> Vec<Group<'a>> {
+    let mut index: HashMap<(&str, IpAddr), usize> = HashMap::with_capacity(hits.len());
+    let mut groups: Vec<Group<'a>> = Vec::new();
+    for (position, hit) in hits.iter().enumerate() {
+        let key = (hit.rule.name.as_str(), hit.observation.source);
+        let i = *index.entry(key).or_insert_with(|| {
+            groups.push(Group {
+                first: hit,
+                hits: 0,
+                firsts: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        let g = &mut groups[i];
+        g.hits += 1;
+        if g.firsts.len() < hit.rule.threshold as usize {
+            g.firsts.push((position, hit.observation));
+        }
+    }
+    groups
 }
 
 /// One entry of [`model::state::DETECTIONS`].

@@ -242,3 +242,108 @@ async fn rules_are_published_at_start_and_hand_flags_take_the_policy_path() {
     );
     assert_eq!(d.store.version().await.unwrap(), v0 + 2);
 }
+
+/// A batch is counted as if its hits came one by one: same counters, same
+/// attackers with the same reasons, same detections in the same order. Two
+/// rules on overlapping observations make the order inside a batch matter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_counts_exactly_like_its_hits_one_by_one() {
+    use detector::observation::{Kind, Observation, Service};
+    use detector::rules::Rules;
+    use detector::state::{counter, Hit, Store};
+
+    let rules = Rules::from_toml(
+        r#"
+        [[rule]]
+        name = "ssh.failures"
+        service = "ssh"
+        kinds = ["login_failed", "invalid_user"]
+        threshold = 4
+        window_seconds = 600
+        flag_seconds = 3600
+        [[rule]]
+        name = "ssh.invalid_users"
+        service = "ssh"
+        kinds = ["invalid_user"]
+        threshold = 2
+        window_seconds = 600
+        flag_seconds = 3600
+        "#,
+    )
+    .unwrap();
+    let mut seed = 7u64;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let observations: Vec<Observation> = (0..400)
+        .map(|i| {
+            let source: IpAddr = format!("198.51.100.{}", next(12)).parse().unwrap();
+            let kind = if next(5) == 0 {
+                Kind::InvalidUser
+            } else {
+                Kind::LoginFailed
+            };
+            Observation::new(Service::Ssh, kind, source).user(format!("u{i}"))
+        })
+        .collect();
+    let hits: Vec<Hit> = observations
+        .iter()
+        .flat_map(|o| {
+            rules.matching(o, Mode::Unreal).map(move |rule| Hit {
+                rule,
+                observation: o,
+            })
+        })
+        .collect();
+
+    let (one_redis, batch_redis) = (Redis::start(), Redis::start());
+    let one = Store::connect(&one_redis.url).await.unwrap();
+    let batched = Store::connect(&batch_redis.url).await.unwrap();
+    for hit in &hits {
+        one.record(std::slice::from_ref(hit)).await.unwrap();
+    }
+    let mut rest = &hits[..];
+    while !rest.is_empty() {
+        let take = (next(90) as usize + 1).min(rest.len());
+        batched.record(&rest[..take]).await.unwrap();
+        rest = &rest[take..];
+    }
+
+    let seen = |store: Store| async move {
+        let policy = store.policy().await.unwrap();
+        let attackers: BTreeSet<(IpAddr, String)> = policy
+            .attackers
+            .into_iter()
+            .map(|a| (a.address, a.reason))
+            .collect();
+        let detections: Vec<_> = store
+            .detections(1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.address, d.rule, d.version, d.observation))
+            .collect();
+        let mut conn = store.connection();
+        let mut counters = Vec::new();
+        for i in 0..12 {
+            let source: IpAddr = format!("198.51.100.{i}").parse().unwrap();
+            for rule in ["ssh.failures", "ssh.invalid_users"] {
+                let key = counter(rule, source);
+                let value: Option<u64> = redis::AsyncCommands::get(&mut conn, &key).await.unwrap();
+                let ttl: i64 = redis::AsyncCommands::ttl(&mut conn, &key).await.unwrap();
+                counters.push((key, value, ttl > 0 || value.is_none()));
+            }
+        }
+        (policy.version, attackers, detections, counters)
+    };
+    let expected = seen(one).await;
+    assert!(
+        expected.1.len() >= 8,
+        "the workload flags most sources: {:?}",
+        expected.1
+    );
+    assert_eq!(seen(batched).await, expected);
+}

@@ -148,3 +148,27 @@ async fn udp_over_the_rate_limit_is_dropped_and_counted() {
         "the kernel's drops are read too"
     );
 }
+
+/// What the kernel drops when a UDP socket's buffer is full is counted,
+/// not hidden: a socket nobody reads overflows, and the count the detector
+/// reports (from /proc/net/udp) is exactly what was sent and never queued.
+#[test]
+fn kernel_udp_drops_are_counted_exactly() {
+    let full = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = full.local_addr().unwrap().port();
+    assert_eq!(detector::syslog::kernel_udp_drops(port), Some(0));
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sent = 5_000u64;
+    for _ in 0..sent {
+        sender.send_to(&[b'x'; 1000], ("127.0.0.1", port)).unwrap();
+    }
+    full.set_nonblocking(true).unwrap();
+    let mut queued = 0u64;
+    let mut buf = [0u8; 2000];
+    while full.recv(&mut buf).is_ok() {
+        queued += 1;
+    }
+    let drops = detector::syslog::kernel_udp_drops(port).unwrap();
+    assert!(drops > 0, "5 MB into one receive buffer must overflow it");
+    assert_eq!(queued + drops, sent);
+}

@@ -3,9 +3,11 @@
 
 pub mod file;
 pub mod redis;
+pub mod redis_admin;
 pub mod sender;
 pub mod spool;
 pub mod syslog;
+pub mod tls;
 pub mod wake;
 
 use std::path::PathBuf;
@@ -21,6 +23,8 @@ pub struct ShipConfig {
     pub host: String,
     pub state_dir: PathBuf,
     pub syslog_address: String,
+    /// TLS to the detector's syslog, trusting this CA (PEM) only.
+    pub detector_ca: Option<PathBuf>,
     pub files: Vec<FileConfig>,
     pub redis_monitor: Vec<RedisMonitorConfig>,
     pub shipper: ShipperConfig,
@@ -41,6 +45,7 @@ pub fn start(config: &Config) -> Result<Option<Arc<spool::Spool>>> {
         host: config.host_name(),
         state_dir: config.state_dir.join("ship"),
         syslog_address: address.clone(),
+        detector_ca: config.detector.detector_ca.clone(),
         files: config.files.clone(),
         redis_monitor: config.redis_monitor.clone(),
         shipper: config.shipper.clone(),
@@ -51,6 +56,10 @@ pub fn start(config: &Config) -> Result<Option<Arc<spool::Spool>>> {
 }
 
 pub fn start_with(config: ShipConfig) -> Result<Arc<spool::Spool>> {
+    let tls = match &config.detector_ca {
+        Some(ca) => Some(tls::Tls::new(ca, &config.syslog_address)?),
+        None => None,
+    };
     let spool = Arc::new(spool::Spool::open(
         &config.state_dir,
         config.shipper.spool_max_bytes,
@@ -71,7 +80,7 @@ pub fn start_with(config: ShipConfig) -> Result<Arc<spool::Spool>> {
         );
         spawn(
             "ship-send",
-            Box::new(move || sender::run(address, spool, min, max)),
+            Box::new(move || sender::run(address, tls, spool, min, max)),
         )?;
     }
     let poll = Duration::from_millis(config.shipper.poll_interval_milliseconds.max(10));
@@ -107,6 +116,10 @@ pub fn start_with(config: ShipConfig) -> Result<Arc<spool::Spool>> {
         )?;
     }
     for redis in config.redis_monitor.clone() {
+        let admin = redis.clone();
+        let own = redis_admin::Own::default();
+        let own_for_monitor = own.clone();
+        let admin_spool = spool.clone();
         let (spool, host, min, max) = (
             spool.clone(),
             config.host.clone(),
@@ -118,6 +131,9 @@ pub fn start_with(config: ShipConfig) -> Result<Arc<spool::Spool>> {
             Box::new(move || {
                 let app = redis.app_name.clone();
                 let mut emit = |line: &[u8]| {
+                    if redis_admin::is_own(&own_for_monitor, line) {
+                        return;
+                    }
                     if let Err(e) =
                         spool.push(&syslog::frame(&host, &app, line, syslog::now_micros()))
                     {
@@ -125,6 +141,26 @@ pub fn start_with(config: ShipConfig) -> Result<Arc<spool::Spool>> {
                     }
                 };
                 redis::run(redis, &mut emit, min, max)
+            }),
+        )?;
+        let (spool, host, min, max) = (
+            admin_spool,
+            config.host.clone(),
+            config.backoff_min,
+            config.backoff_max,
+        );
+        spawn(
+            "ship-redis-admin",
+            Box::new(move || {
+                let app = admin.app_name.clone();
+                let mut emit = |line: &[u8]| {
+                    if let Err(e) =
+                        spool.push(&syslog::frame(&host, &app, line, syslog::now_micros()))
+                    {
+                        tracing::error!(error = %e, "spool write failed");
+                    }
+                };
+                redis_admin::run(admin, own, &mut emit, min, max)
             }),
         )?;
     }

@@ -11,7 +11,7 @@ use crate::config::RedisMonitorConfig;
 /// Longest MONITOR line read; longer ones are cut.
 const LINE_MAX: usize = 64 * 1024;
 
-fn command(args: &[&str]) -> Vec<u8> {
+pub(crate) fn command(args: &[&str]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();
     for a in args {
         out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
@@ -85,7 +85,7 @@ fn session(
     }
 }
 
-fn expect_ok(reader: &mut BufReader<TcpStream>, what: &str) -> std::io::Result<()> {
+pub(crate) fn expect_ok(reader: &mut BufReader<TcpStream>, what: &str) -> std::io::Result<()> {
     let mut line = String::new();
     reader.by_ref().take(4096).read_line(&mut line)?;
     if line.starts_with("+OK") {

@@ -388,3 +388,45 @@ pub fn redis_who(ns: &str, to: &str) -> Result<String, String> {
             .to_owned())
     })
 }
+
+/// Whether a new connection from `from` (an address of namespace `ns`) to
+/// production's FTP port gets the sandbox's banner.
+pub fn landed_in_sandbox(ns: &str, from: String) -> bool {
+    in_ns(ns, move || match connect_from(&from, PROD_ATT, 21) {
+        Some(s) => {
+            let mut line = String::new();
+            let _ = BufReader::new(s).read_line(&mut line);
+            line.contains("sandbox")
+        }
+        None => false,
+    })
+}
+
+/// Connects from a given IPv4 source address (bind before connect).
+pub fn connect_from(from: &str, to: &str, port: u16) -> Option<TcpStream> {
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return None;
+        }
+        let sa = |ip: &str, port: u16| {
+            let mut a: libc::sockaddr_in = std::mem::zeroed();
+            a.sin_family = libc::AF_INET as u16;
+            a.sin_port = port.to_be();
+            a.sin_addr.s_addr = u32::from(ip.parse::<std::net::Ipv4Addr>().ok()?).to_be();
+            Some(a)
+        };
+        let local = sa(from, 0)?;
+        let remote = sa(to, port)?;
+        let len = std::mem::size_of::<libc::sockaddr_in>() as u32;
+        use std::os::fd::FromRawFd;
+        let stream = TcpStream::from_raw_fd(fd);
+        if libc::bind(fd, &local as *const _ as *const libc::sockaddr, len) != 0
+            || libc::connect(fd, &remote as *const _ as *const libc::sockaddr, len) != 0
+        {
+            return None;
+        }
+        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        Some(stream)
+    }
+}

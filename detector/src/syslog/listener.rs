@@ -1,4 +1,4 @@
-//! The UDP and TCP sockets. One task per TCP connection, bounded in number
+//! The UDP, TCP and TLS sockets. One task per TCP connection, bounded in number
 //! and closed after an idle timeout (a half-open peer costs one slot until
 //! then, nothing more).
 
@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use tokio::io::AsyncRead;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::FramedRead;
 
 use super::framing::{Frame, SyslogCodec};
@@ -33,10 +35,36 @@ impl Default for SyslogLimits {
     }
 }
 
+/// How long a TLS client may take to finish its handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves TCP syslog until the returned task is aborted (which also closes
 /// every connection).
 pub fn spawn_tcp(
     listener: TcpListener,
+    limits: SyslogLimits,
+    stats: Arc<Stats>,
+    limiter: Arc<RateLimiter>,
+    out: mpsc::Sender<LogLine>,
+) -> tokio::task::JoinHandle<()> {
+    spawn_stream(listener, None, limits, stats, limiter, out)
+}
+
+/// Serves syslog over TLS (RFC 5425) until the returned task is aborted.
+pub fn spawn_tls(
+    listener: TcpListener,
+    tls: TlsAcceptor,
+    limits: SyslogLimits,
+    stats: Arc<Stats>,
+    limiter: Arc<RateLimiter>,
+    out: mpsc::Sender<LogLine>,
+) -> tokio::task::JoinHandle<()> {
+    spawn_stream(listener, Some(tls), limits, stats, limiter, out)
+}
+
+fn spawn_stream(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     limits: SyslogLimits,
     stats: Arc<Stats>,
     limiter: Arc<RateLimiter>,
@@ -63,8 +91,22 @@ pub fn spawn_tcp(
                     };
                     Stats::add(&stats.tcp_connections);
                     let (limits, stats, limiter, out) = (limits.clone(), stats.clone(), limiter.clone(), out.clone());
+                    let tls = tls.clone();
                     connections.spawn(async move {
-                        serve_tcp(socket, peer, limits, stats, limiter, out).await;
+                        match tls {
+                            None => serve_tcp(socket, peer, limits, stats, limiter, out).await,
+                            Some(tls) => match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(socket)).await {
+                                Ok(Ok(stream)) => serve_tcp(stream, peer, limits, stats, limiter, out).await,
+                                Ok(Err(e)) => {
+                                    Stats::add(&stats.tls_failures);
+                                    tracing::debug!(%peer, error = %e, "syslog tls handshake failed");
+                                }
+                                Err(_) => {
+                                    Stats::add(&stats.tls_failures);
+                                    tracing::debug!(%peer, "syslog tls handshake timed out");
+                                }
+                            },
+                        }
                         drop(permit);
                     });
                 }
@@ -75,7 +117,7 @@ pub fn spawn_tcp(
 }
 
 async fn serve_tcp(
-    socket: tokio::net::TcpStream,
+    socket: impl AsyncRead + Unpin,
     peer: SocketAddr,
     limits: SyslogLimits,
     stats: Arc<Stats>,

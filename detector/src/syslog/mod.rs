@@ -7,13 +7,14 @@
 pub mod framing;
 mod listener;
 mod ratelimit;
+pub mod tls;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-pub use listener::{spawn_tcp, spawn_udp, SyslogLimits};
+pub use listener::{spawn_tcp, spawn_tls, spawn_udp, SyslogLimits};
 pub use ratelimit::RateLimiter;
 
 /// One syslog message, parsed.
@@ -85,6 +86,9 @@ pub struct Stats {
     pub observations: AtomicU64,
     pub detections: AtomicU64,
     pub tcp_connections: AtomicU64,
+    /// TLS connections dropped before their handshake completed (plain
+    /// text on the TLS port, a bad or no certificate, a timeout).
+    pub tls_failures: AtomicU64,
 }
 
 /// A copy of [`Stats`] at one moment.
@@ -99,6 +103,8 @@ pub struct StatsSnapshot {
     pub observations: u64,
     pub detections: u64,
     pub tcp_connections: u64,
+    #[serde(default)]
+    pub tls_failures: u64,
 }
 
 impl Stats {
@@ -114,6 +120,7 @@ impl Stats {
             observations: get(&self.observations),
             detections: get(&self.detections),
             tcp_connections: get(&self.tcp_connections),
+            tls_failures: get(&self.tls_failures),
         }
     }
 
