@@ -43,7 +43,7 @@ impl Tls {
             .ok_or_else(|| bad(format!("syslog_address {address:?} has no port")))?;
         let name = ServerName::try_from(host.to_owned())
             .map_err(|e| bad(format!("syslog_address host {host:?}: {e}")))?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| bad(e.to_string()))?

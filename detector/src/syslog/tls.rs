@@ -29,7 +29,7 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, &e))?;
     // The provider is named, not taken from the process default, so that
     // another crate enabling a second provider cannot make this fail.
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Config(format!("syslog tls: {e}")))?
