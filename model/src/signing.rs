@@ -130,7 +130,7 @@ pub fn parse_timestamp(text: &str) -> Result<i64, SignatureError> {
 fn valid_nonce(nonce: &str) -> bool {
     nonce.len() >= 2 * MIN_NONCE_BYTES
         && nonce.len() <= 256
-        && nonce.len() % 2 == 0
+        && nonce.len().is_multiple_of(2)
         && nonce.bytes().all(|b| b.is_ascii_hexdigit())
 }
 

@@ -46,17 +46,8 @@ fn session(
     backoff: &mut Duration,
     backoff_min: Duration,
 ) -> std::io::Result<()> {
-    let mut conn = TcpStream::connect_timeout(&config.address, Duration::from_secs(3))?;
-    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(conn.try_clone()?);
-    if let Some(password) = &config.password {
-        let auth = match &config.username {
-            Some(user) => command(&["AUTH", user, password]),
-            None => command(&["AUTH", password]),
-        };
-        conn.write_all(&auth)?;
-        expect_ok(&mut reader, "AUTH")?;
-    }
+    let (mut conn, mut reader) = connect(config)?;
+    authenticate(config, &mut conn, &mut reader)?;
     conn.write_all(&command(&["MONITOR"]))?;
     expect_ok(&mut reader, "MONITOR")?;
     // Idle servers send nothing for long: no read timeout from here on.
@@ -83,6 +74,33 @@ fn session(
             emit(text);
         }
     }
+}
+
+/// A connection to the server with a 10 s read timeout, and a reader on it.
+pub(crate) fn connect(
+    config: &RedisMonitorConfig,
+) -> std::io::Result<(TcpStream, BufReader<TcpStream>)> {
+    let conn = TcpStream::connect_timeout(&config.address, Duration::from_secs(3))?;
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let reader = BufReader::new(conn.try_clone()?);
+    Ok((conn, reader))
+}
+
+/// Authenticates when the config has a password.
+pub(crate) fn authenticate(
+    config: &RedisMonitorConfig,
+    conn: &mut TcpStream,
+    reader: &mut BufReader<TcpStream>,
+) -> std::io::Result<()> {
+    if let Some(password) = &config.password {
+        let auth = match &config.username {
+            Some(user) => command(&["AUTH", user, password]),
+            None => command(&["AUTH", password]),
+        };
+        conn.write_all(&auth)?;
+        expect_ok(reader, "AUTH")?;
+    }
+    Ok(())
 }
 
 pub(crate) fn expect_ok(reader: &mut BufReader<TcpStream>, what: &str) -> std::io::Result<()> {

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::config::RedisMonitorConfig;
-use crate::ship::redis::{command, expect_ok};
+use crate::ship::redis::{authenticate, command, connect};
 
 /// Commands watched (`INFO commandstats` and `CLIENT LIST` names) and the
 /// words the shipped line gives them.
@@ -120,20 +120,11 @@ fn session(
     backoff: &mut Duration,
     backoff_min: Duration,
 ) -> std::io::Result<()> {
-    let mut conn = TcpStream::connect_timeout(&config.address, Duration::from_secs(3))?;
+    let (mut conn, mut reader) = connect(config)?;
     if let Ok(mut guard) = own.lock() {
         *guard = Some(conn.local_addr()?.to_string());
     }
-    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(conn.try_clone()?);
-    if let Some(password) = &config.password {
-        let auth = match &config.username {
-            Some(user) => command(&["AUTH", user, password]),
-            None => command(&["AUTH", password]),
-        };
-        conn.write_all(&auth)?;
-        expect_ok(&mut reader, "AUTH")?;
-    }
+    authenticate(config, &mut conn, &mut reader)?;
     *backoff = backoff_min;
     let mut ask = |args: &[&str]| -> std::io::Result<String> {
         conn.write_all(&command(args))?;
