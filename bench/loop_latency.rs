@@ -13,10 +13,13 @@
 #[path = "../agent/tests/common/mod.rs"]
 mod common;
 
+#[path = "../detector/tests/common/redis.rs"]
+mod redis_server;
+
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -73,20 +76,9 @@ fn main() {
     // Redis on a Unix socket (reachable from any namespace), the detector
     // and the agent in production's namespace, talking over its loopback.
     let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("redis.sock");
-    let mut redis = Command::new("redis-server")
-        .args(["--port", "0", "--save", "", "--appendonly", "no"])
-        .arg("--unixsocket")
-        .arg(&socket)
-        .arg("--dir")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server (Debian package redis-server)");
-    while !socket.exists() {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let url = format!("redis+unix://{}", socket.display());
+    let redis = redis_server::Redis::start();
+    let socket = redis.socket.clone();
+    let url = redis.url.clone();
     let redis_cli = |args: &[&str]| {
         let out = Command::new("redis-cli")
             .arg("-s")
@@ -208,6 +200,5 @@ fn main() {
         ms(*latencies.last().unwrap())
     );
     drop(lab);
-    let _ = redis.kill();
-    let _ = redis.wait();
+    drop(redis);
 }

@@ -5,9 +5,11 @@
 //!
 //! cargo run --release --example syslog_flood -- [TCP_MESSAGES] [HIT_PERCENT] [UDP_MESSAGES]
 
+#[path = "../detector/tests/common/redis.rs"]
+mod redis_server;
+
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use detector::{Config, Detector};
@@ -63,21 +65,8 @@ async fn main() {
     let hit_percent = args.get(1).copied().unwrap_or(10);
     let udp_n = args.get(2).copied().unwrap_or(200_000);
 
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("redis.sock");
-    let mut redis = Command::new("redis-server")
-        .args(["--port", "0", "--save", "", "--appendonly", "no"])
-        .arg("--unixsocket")
-        .arg(&socket)
-        .arg("--dir")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server (Debian package redis-server)");
-    while !socket.exists() {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let url = format!("redis+unix://{}", socket.display());
+    let redis = redis_server::Redis::start();
+    let url = redis.url.clone();
     let d = Detector::start(Config::new(&url)).await.unwrap();
 
     // TCP flood.
@@ -169,6 +158,5 @@ async fn main() {
         latencies.last().unwrap().as_secs_f64() * 1e3
     );
     drop(d);
-    let _ = redis.kill();
-    let _ = redis.wait();
+    drop(redis);
 }

@@ -1,6 +1,9 @@
 //! A real `redis-server` per test, on a Unix socket in its own temp
 //! folder (no port to collide with other tests), stopped on drop. The
-//! forensics UI's tests include this file too.
+//! forensics UI's tests and the detector and loop benchmarks include
+//! this file too.
+
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -3,6 +3,8 @@
 //! signed-in clients.
 #![allow(dead_code)]
 
+// A real redis-server per test: the detector tests' helper, one file for both.
+#[path = "../../../detector/tests/common/redis.rs"]
 pub mod redis;
 
 use std::path::{Path, PathBuf};
