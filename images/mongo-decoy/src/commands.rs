@@ -3,6 +3,8 @@
 //! pymongo, mongosh and scanners.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use bson::{doc, spec::BinarySubtype, Binary, Bson, DateTime, Document};
 
@@ -26,6 +28,29 @@ pub struct Session<'a> {
     cursors: HashMap<i64, (String, Vec<Document>)>,
     next_cursor: i64,
     conversation: Option<Conversation>,
+}
+
+/// The server's topology identity: one per process, as on a real mongod.
+/// A fresh one per reply tells a driver's monitor that the topology changed,
+/// and it asks again at once, in a loop.
+fn process_id() -> bson::oid::ObjectId {
+    static ID: OnceLock<bson::oid::ObjectId> = OnceLock::new();
+    *ID.get_or_init(bson::oid::ObjectId::new)
+}
+
+/// The longest an awaitable hello is held, whatever the client asks.
+const MAX_AWAIT: Duration = Duration::from_secs(10);
+
+/// How long to hold an awaitable hello (streaming monitoring): a client that
+/// already knows the current topology waits `maxAwaitTimeMS` for a change,
+/// and this decoy's topology never changes.
+fn await_time(cmd: &Document) -> Option<Duration> {
+    let known = cmd.get_document("topologyVersion").ok()?;
+    if known.get_object_id("processId").ok()? != process_id() {
+        return None;
+    }
+    let ms = int(cmd.get("maxAwaitTimeMS"))?;
+    Some(Duration::from_millis(ms.max(0) as u64).min(MAX_AWAIT))
 }
 
 fn error(code: i32, name: &str, msg: impl Into<String>) -> Document {
@@ -131,6 +156,9 @@ impl<'a> Session<'a> {
     }
 
     fn hello(&self, cmd: &Document, legacy: bool) -> Document {
+        if let Some(wait) = await_time(cmd) {
+            std::thread::sleep(wait);
+        }
         let mut d = doc! {};
         if legacy {
             d.insert("ismaster", true);
@@ -140,7 +168,7 @@ impl<'a> Session<'a> {
         if cmd.contains_key("helloOk") {
             d.insert("helloOk", true);
         }
-        d.insert("topologyVersion", doc! { "processId": bson::oid::ObjectId::new(), "counter": 0i64 });
+        d.insert("topologyVersion", doc! { "processId": process_id(), "counter": 0i64 });
         d.insert("maxBsonObjectSize", 16 * 1024 * 1024);
         d.insert("maxMessageSizeBytes", crate::wire::MAX_MESSAGE as i32);
         d.insert("maxWriteBatchSize", 100_000);
@@ -385,5 +413,39 @@ impl<'a> Session<'a> {
                 (error(18, "AuthenticationFailed", e.0), Some((user, mech, false)))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session_reply(cmd: Document) -> Document {
+        let config = Config { version: "6.0.14".into(), hostname: "db1".into(), users: vec![] };
+        let store = Store::with_fake_data();
+        Session::new(&config, &store, 1).handle("admin", &cmd).reply
+    }
+
+    #[test]
+    fn the_topology_version_is_the_same_on_every_hello() {
+        let a = session_reply(doc! { "hello": 1 });
+        let b = session_reply(doc! { "isMaster": 1 });
+        assert_eq!(a.get_document("topologyVersion").unwrap(), b.get_document("topologyVersion").unwrap());
+    }
+
+    #[test]
+    fn an_awaitable_hello_waits_when_the_client_is_current() {
+        let current = session_reply(doc! { "hello": 1 }).get_document("topologyVersion").unwrap().clone();
+        let asked = doc! { "hello": 1, "topologyVersion": current, "maxAwaitTimeMS": 300 };
+        assert_eq!(await_time(&asked), Some(Duration::from_millis(300)));
+        // A client that knows another process, or asks for too long, is not held past the cap.
+        let stranger = doc! { "hello": 1, "topologyVersion": { "processId": bson::oid::ObjectId::new(), "counter": 0i64 }, "maxAwaitTimeMS": 300 };
+        assert_eq!(await_time(&stranger), None);
+        let greedy = doc! { "hello": 1, "topologyVersion": { "processId": process_id(), "counter": 0i64 }, "maxAwaitTimeMS": 3_600_000 };
+        assert_eq!(await_time(&greedy), Some(MAX_AWAIT));
+        let start = std::time::Instant::now();
+        let reply = session_reply(asked);
+        assert!(start.elapsed() >= Duration::from_millis(300));
+        assert_eq!(reply.get_f64("ok").unwrap(), 1.0);
     }
 }
