@@ -22,6 +22,9 @@ pub struct Enforcer {
     /// Masquerade redirected connections (sandboxes that do not route back
     /// through this host); the sandbox then sees this host's address.
     pub masquerade: bool,
+    /// Cleared when the kernel refused the FTP conntrack helper (no
+    /// nf_conntrack_ftp): redirects go on without it.
+    ftp_helper: bool,
     current: Option<Plan>,
 }
 
@@ -51,6 +54,7 @@ impl Enforcer {
             services,
             flush_limit: 32,
             masquerade: false,
+            ftp_helper: true,
             current: None,
         }
     }
@@ -71,6 +75,9 @@ impl Enforcer {
         let now = model::signing::now();
         let (mut plan, skipped) = Plan::build(self.mode, policy, &self.services, now);
         plan.masquerade = self.masquerade;
+        if !self.ftp_helper {
+            plan.ftp_ports.clear();
+        }
         if !skipped.bad_whitelist.is_empty() {
             tracing::warn!(entries = ?skipped.bad_whitelist, "whitelist entries that are not addresses or networks were left out");
         }
@@ -120,12 +127,12 @@ impl Enforcer {
                 if let Err(e) = nft::apply(&self.nft, &batch) {
                     // Most often an element the kernel already timed out.
                     tracing::debug!(error = %e, "delta refused, rebuilding the table");
-                    self.full(&plan, now)?;
+                    self.full(&mut plan, now)?;
                     applied.full = true;
                 }
             }
             None => {
-                self.full(&plan, now)?;
+                self.full(&mut plan, now)?;
                 applied.full = true;
             }
         }
@@ -134,11 +141,34 @@ impl Enforcer {
         Ok(applied)
     }
 
-    fn full(&mut self, plan: &Plan, now: i64) -> Result<()> {
-        nft::apply(
+    /// Loads `plan` as a whole. A kernel without the FTP helper refuses
+    /// the table: it is loaded again without it (redirects matter more than
+    /// FTP data connections), and the helper is not asked for again.
+    fn full(&mut self, plan: &mut Plan, now: i64) -> Result<()> {
+        let result = nft::apply(
             &self.nft,
             &nft::render_full(&self.table, self.mode, plan, now),
+        );
+        let Err(e) = result else { return Ok(()) };
+        if plan.ftp_ports.is_empty() {
+            return Err(e);
+        }
+        let mut without = plan.clone();
+        without.ftp_ports.clear();
+        // Refused again: the helper was not the cause, the first error says
+        // what was.
+        if nft::apply(
+            &self.nft,
+            &nft::render_full(&self.table, self.mode, &without, now),
         )
+        .is_err()
+        {
+            return Err(e);
+        }
+        tracing::warn!(error = %e, "the kernel refused the FTP conntrack helper (nf_conntrack_ftp, nf_nat_ftp): FTP data connections of redirected attackers will fail");
+        self.ftp_helper = false;
+        *plan = without;
+        Ok(())
     }
 
     /// Is the table still in the kernel? (Someone may have run `nft flush
@@ -159,7 +189,7 @@ impl Enforcer {
         let now = model::signing::now();
         let mut plan = self.current.take().unwrap_or_default();
         plan.prune(now);
-        let result = self.full(&plan, now);
+        let result = self.full(&mut plan, now);
         self.current = Some(plan);
         result
     }

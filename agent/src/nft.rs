@@ -120,6 +120,13 @@ pub fn render_full(table: &str, mode: Mode, plan: &Plan, now: i64) -> String {
         let _ = write!(b, "{p}");
     });
     b.push_str("}\n");
+    let redirects = matches!(mode, Mode::Unreal | Mode::Honeypot);
+    if redirects && !plan.ftp_ports.is_empty() {
+        let _ = writeln!(
+            b,
+            "  ct helper {FTP_HELPER} {{ type \"ftp\" protocol tcp; }}"
+        );
+    }
 
     // Redirects (and reflection) apply to the first packet of a connection
     // only: a pure SYN. A connection picked up mid-stream (after its
@@ -131,20 +138,56 @@ pub fn render_full(table: &str, mode: Mode, plan: &Plan, now: i64) -> String {
          \x20   ip saddr @allow4 return\n    ip6 saddr @allow6 return\n\
          \x20   tcp dport @allow_ports return\n",
     );
+    // The FTP helper is set just before the dnat it goes with, on the same
+    // match: then NAT is set up on a connection that already has its
+    // helper, and the kernel makes room to rewrite the replies (227 of
+    // another length) whatever its version.
+    let helper = |b: &mut String, ports: Option<String>, then: &str| {
+        if let Some(ports) = ports {
+            let _ = writeln!(
+                b,
+                "    tcp dport {ports} {then}ct helper set \"{FTP_HELPER}\""
+            );
+        }
+    };
     match mode {
         Mode::Unreal | Mode::Honeypot => {
+            let ftp = port_set(plan.ftp_ports.iter().copied());
+            let shared_ftp = port_set(
+                plan.ports
+                    .keys()
+                    .copied()
+                    .filter(|p| plan.ftp_ports.contains(p)),
+            );
             for f in 0..2 {
                 let (p, s) = (PROTO[f], SUFFIX[f]);
+                helper(
+                    &mut b,
+                    ftp.clone(),
+                    &format!("{p} saddr . tcp dport @redirect{s} "),
+                );
                 let _ = writeln!(b, "    dnat {p} to {p} saddr . tcp dport map @redirect{s}");
+                helper(
+                    &mut b,
+                    shared_ftp.clone(),
+                    &format!("{p} saddr @sandbox{s} "),
+                );
                 let _ = writeln!(b, "    meta l4proto tcp dnat {p} to {p} saddr map @sandbox{s} : tcp dport map @ports");
             }
             if mode == Mode::Honeypot {
                 for f in 0..2 {
                     let (p, s) = (PROTO[f], SUFFIX[f]);
+                    let nfproto = if f == 0 { "ipv4" } else { "ipv6" };
+                    let default_ftp = port_set(
+                        plan.default_ports
+                            .iter()
+                            .filter(|(port, (a, _))| fam(a) == f && plan.ftp_ports.contains(port))
+                            .map(|(port, _)| *port),
+                    );
+                    helper(&mut b, default_ftp, &format!("meta nfproto {nfproto} "));
                     let _ = writeln!(
                         b,
-                        "    meta nfproto {} dnat {p} to tcp dport map @default{s}",
-                        if f == 0 { "ipv4" } else { "ipv6" }
+                        "    meta nfproto {nfproto} dnat {p} to tcp dport map @default{s}"
                     );
                 }
                 for a in &plan.default_addr {
@@ -198,6 +241,15 @@ pub fn render_full(table: &str, mode: Mode, plan: &Plan, now: i64) -> String {
     }
     b.push_str("  }\n}\n");
     b
+}
+
+/// The `ct helper` object (in the agent's own table, so it goes with it).
+const FTP_HELPER: &str = "ftp";
+
+/// An anonymous set of ports, `{ 21, 2100 }`, or None when empty.
+fn port_set(ports: impl Iterator<Item = u16>) -> Option<String> {
+    let list: Vec<String> = ports.map(|p| p.to_string()).collect();
+    (!list.is_empty()).then(|| format!("{{ {} }}", list.join(", ")))
 }
 
 fn elements<I: Iterator<Item = T>, T>(
@@ -363,6 +415,110 @@ pub fn flush_conntrack(conntrack: &Path, addr: IpAddr) -> Result<()> {
 mod tests {
     use super::*;
     use crate::plan::Target;
+
+    fn ftp_plan(mode: Mode) -> Plan {
+        let services = [
+            model::policy::ServiceInfo {
+                name: "ftp".into(),
+                port: 2100,
+            },
+            model::policy::ServiceInfo {
+                name: "ssh".into(),
+                port: 22,
+            },
+        ];
+        let endpoint = |service: &str, port| model::policy::Endpoint {
+            service: service.into(),
+            address: "192.0.2.9".parse().unwrap(),
+            port,
+        };
+        let policy = model::policy::Policy {
+            version: 1,
+            mode,
+            whitelist: Default::default(),
+            attackers: vec![],
+            default_sandbox: Some(model::policy::Sandbox {
+                id: "sb".into(),
+                endpoints: vec![endpoint("ftp", 21), endpoint("ssh", 22)],
+            }),
+        };
+        Plan::build(mode, &policy, &services, 0).0
+    }
+
+    /// The lines of the prerouting chain, trimmed.
+    fn prerouting(batch: &str) -> Vec<&str> {
+        batch
+            .split("chain prerouting {")
+            .nth(1)
+            .unwrap()
+            .split("\n  }")
+            .next()
+            .unwrap()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn unreal_sets_the_ftp_helper_before_each_dnat_to_ftp() {
+        let batch = render_full("kyoka", Mode::Unreal, &ftp_plan(Mode::Unreal), 0);
+        assert!(batch.contains("  ct helper ftp { type \"ftp\" protocol tcp; }\n"));
+        let rules = prerouting(&batch);
+        let dnat = rules.iter().position(|l| l.starts_with("dnat")).unwrap();
+        assert_eq!(
+            rules[dnat - 1..dnat + 7],
+            [
+                "tcp dport { 2100 } ip saddr . tcp dport @redirect4 ct helper set \"ftp\"",
+                "dnat ip to ip saddr . tcp dport map @redirect4",
+                "tcp dport { 2100 } ip saddr @sandbox4 ct helper set \"ftp\"",
+                "meta l4proto tcp dnat ip to ip saddr map @sandbox4 : tcp dport map @ports",
+                "tcp dport { 2100 } ip6 saddr . tcp dport @redirect6 ct helper set \"ftp\"",
+                "dnat ip6 to ip6 saddr . tcp dport map @redirect6",
+                "tcp dport { 2100 } ip6 saddr @sandbox6 ct helper set \"ftp\"",
+                "meta l4proto tcp dnat ip6 to ip6 saddr map @sandbox6 : tcp dport map @ports",
+            ]
+        );
+        // Nothing else gets the helper: good clients' and whitelisted
+        // connections to production's FTP never do.
+        assert_eq!(batch.matches("ct helper set").count(), 4);
+    }
+
+    #[test]
+    fn honeypot_sets_the_ftp_helper_for_the_default_sandbox_too() {
+        let batch = render_full("kyoka", Mode::Honeypot, &ftp_plan(Mode::Honeypot), 0);
+        let rules = prerouting(&batch);
+        let default4 = rules
+            .iter()
+            .position(|l| l.contains("map @default4"))
+            .unwrap();
+        assert_eq!(
+            rules[default4 - 1],
+            "tcp dport { 2100 } meta nfproto ipv4 ct helper set \"ftp\""
+        );
+        // The default sandbox has no IPv6 endpoint: no helper rule for it.
+        let default6 = rules
+            .iter()
+            .position(|l| l.contains("map @default6"))
+            .unwrap();
+        assert!(!rules[default6 - 1].contains("helper"), "{rules:#?}");
+        assert_eq!(batch.matches("ct helper set").count(), 5);
+    }
+
+    #[test]
+    fn back_and_firewall_and_no_ftp_have_no_helper() {
+        for mode in [Mode::Back, Mode::Firewall] {
+            let batch = render_full("kyoka", mode, &ftp_plan(mode), 0);
+            assert!(!batch.contains("helper"), "{mode:?}:\n{batch}");
+        }
+        let mut plan = ftp_plan(Mode::Unreal);
+        plan.ftp_ports.clear();
+        let batch = render_full("kyoka", Mode::Unreal, &plan, 0);
+        assert!(!batch.contains("helper"), "{batch}");
+        // The empty table the agent starts with has none either.
+        let batch = render_full("kyoka", Mode::Unreal, &Plan::default(), 0);
+        assert!(!batch.contains("helper"), "{batch}");
+    }
 
     #[test]
     fn delta_deletes_changed_and_adds_new() {

@@ -80,6 +80,10 @@ pub struct Plan {
     pub default_addr: Vec<IpAddr>,
     /// Every address redirected traffic goes to (for `masquerade`).
     pub sandbox_hosts: BTreeSet<IpAddr>,
+    /// Production ports whose redirected connections reach an FTP endpoint:
+    /// they get the kernel's FTP conntrack helper, so passive and active
+    /// data connections follow the control connection (unreal, honeypot).
+    pub ftp_ports: BTreeSet<u16>,
     /// Redirected connections leave with this host's address, for sandboxes
     /// whose replies would not come back through this host.
     pub masquerade: bool,
@@ -117,6 +121,7 @@ impl Plan {
         plan.allow_ports.dedup();
         if matches!(mode, Mode::Unreal | Mode::Honeypot) {
             plan.ports = shared_ports(services);
+            plan.ftp_ports = ftp_ports(services);
         }
 
         for attacker in &policy.attackers {
@@ -228,6 +233,7 @@ impl Plan {
             && self.masquerade == other.masquerade
             && self.default_ports == other.default_ports
             && self.default_addr == other.default_addr
+            && self.ftp_ports == other.ftp_ports
     }
 }
 
@@ -248,6 +254,22 @@ fn shared_ports(services: &[ServiceInfo]) -> BTreeMap<u16, u16> {
         }
     }
     ports
+}
+
+/// The production ports an FTP sandbox endpoint is reached on: the host's
+/// `ftp` services, or FTP's well-known port when it lists none (the same
+/// ports `port_map` and `shared_ports` give the service).
+fn ftp_ports(services: &[ServiceInfo]) -> BTreeSet<u16> {
+    let ports: BTreeSet<u16> = services
+        .iter()
+        .filter(|s| s.name == "ftp")
+        .map(|s| s.port)
+        .collect();
+    if ports.is_empty() {
+        model::policy::default_port("ftp").into_iter().collect()
+    } else {
+        ports
+    }
 }
 
 /// The sandbox's one address, when every endpoint is there on its service's
@@ -396,5 +418,30 @@ mod tests {
         let (plan, _) = Plan::build(Mode::Firewall, &policy(), &[], 100);
         assert_eq!(plan.flagged.len(), 2);
         assert!(plan.redirect.is_empty());
+    }
+
+    #[test]
+    fn ftp_ports_are_the_hosts_ftp_services_in_redirecting_modes_only() {
+        let services = [
+            ServiceInfo {
+                name: "ftp".into(),
+                port: 2100,
+            },
+            ServiceInfo {
+                name: "ssh".into(),
+                port: 22,
+            },
+        ];
+        let (plan, _) = Plan::build(Mode::Unreal, &policy(), &services, 100);
+        assert_eq!(plan.ftp_ports.iter().collect::<Vec<_>>(), [&2100]);
+        let (plan, _) = Plan::build(Mode::Honeypot, &policy(), &[], 100);
+        assert_eq!(plan.ftp_ports.iter().collect::<Vec<_>>(), [&21]);
+        // A host that lists no FTP still has its sandbox's FTP on port 21.
+        let (plan, _) = Plan::build(Mode::Unreal, &policy(), &services[1..], 100);
+        assert_eq!(plan.ftp_ports.iter().collect::<Vec<_>>(), [&21]);
+        for mode in [Mode::Back, Mode::Firewall] {
+            let (plan, _) = Plan::build(mode, &policy(), &services, 100);
+            assert!(plan.ftp_ports.is_empty(), "{mode:?}");
+        }
     }
 }
