@@ -207,13 +207,22 @@ async fn analyst_replays_a_session_in_chromium() {
     js(&c, "const s = document.getElementById('seek'); s.value = 500; s.dispatchEvent(new Event('input')); return true").await;
     let mid = js(&c, "return document.querySelectorAll('#decoded li').length").await.as_u64().unwrap();
     assert!(mid <= n, "seek to the middle: {mid}");
-    // Space plays at 10x, and again pauses.
-    c.find(Locator::Id("speed")).await.unwrap().select_by_value("10").await.unwrap();
-    c.find(Locator::Css("body")).await.unwrap().click().await.unwrap();
+    // Space plays at 1x from the start, and again pauses. A short session
+    // can play to its end between two polls, so "it played" is judged by
+    // the events it showed, and "it paused" by none coming after.
+    js(&c, "const s = document.getElementById('seek'); s.value = 0; s.dispatchEvent(new Event('input')); return true").await;
+    wait_js(&c, "return document.querySelectorAll('#decoded li').length === 0", "the seek back to the start").await;
+    c.find(Locator::Id("speed")).await.unwrap().select_by_value("1").await.unwrap();
+    // Keys go to the page, not to the speed menu (no click: the middle of
+    // the page may be a button or a lane).
+    js(&c, "document.activeElement && document.activeElement.blur(); return true").await;
     c.find(Locator::Css("body")).await.unwrap().send_keys(" ").await.unwrap();
-    wait_js(&c, "return document.getElementById('play').textContent.includes('pause')", "space to play").await;
+    wait_js(&c, "return document.querySelectorAll('#decoded li').length > 0", "space to play").await;
     c.find(Locator::Css("body")).await.unwrap().send_keys(" ").await.unwrap();
     wait_js(&c, "return document.getElementById('play').textContent.includes('play')", "space to pause").await;
+    let paused_at = js(&c, "return document.querySelectorAll('#decoded li').length").await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(js(&c, "return document.querySelectorAll('#decoded li').length").await, paused_at, "nothing plays after the pause");
 
     // A flow's stream: the FTP control connection, banner and USER.
     js(&c, "const l = [...document.querySelectorAll('svg.timeline rect.lane')]; l[0].dispatchEvent(new MouseEvent('click')); return true").await;
