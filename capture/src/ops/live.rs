@@ -10,9 +10,12 @@
 //! it was first seen on and its session is the tag's attacker's.
 //!
 //! Commits: every `commit_every` (when packets came) the store is synced,
-//! the index committed and a manifest source recorded for the packets
-//! since the last commit (`live-<start>-<n>`). Documents carry the run's
-//! id (`live-<start>`), so a flow that spans commits stays one flow.
+//! the index committed and the run's manifest source (`live-<start>`, the
+//! id its documents carry) extended by the packets since the last commit:
+//! one source per run, however long it runs, so a flow that spans commits
+//! stays one flow and `reindex` reads the run back as one. No source is
+//! marked pending: what the index committed stays; what came after the
+//! last commit is lost in a crash (at most `commit_every`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -271,9 +274,6 @@ fn write_loop(
         match msg {
             Some(Msg::Stop) => break,
             Some(Msg::Frame { tag, ts, data, wire_len }) => {
-                if chunk.packets == 0 {
-                    store.begin_source(&chunk.id())?;
-                }
                 let frame = Frame { ts, data: &data, wire_len };
                 let at = store.append(DLT_EN10MB, &frame)?;
                 pipeline.tag = tag;
@@ -311,32 +311,32 @@ fn now_micros() -> i64 {
     d.as_micros() as i64
 }
 
-/// The packets since the last commit: one manifest source each.
+/// The packets since the last commit, added to the run's manifest source
+/// at the commit.
 struct Chunk {
     run: String,
-    n: u64,
     packets: u64,
     bytes: u64,
+    /// The run has a manifest source.
+    recorded: bool,
 }
 
 impl Chunk {
     fn new(run: &str) -> Chunk {
-        Chunk { run: run.to_string(), n: 0, packets: 0, bytes: 0 }
-    }
-
-    fn id(&self) -> String {
-        format!("{}-{}", self.run, self.n)
+        Chunk { run: run.to_string(), packets: 0, bytes: 0, recorded: false }
     }
 
     /// Records the chunk in the manifest (after the store sync and the
-    /// index commit); nothing when no packet came.
+    /// index commit): its packets, and the flows and events written since
+    /// the last commit (flows end without packets, when their linger is
+    /// over). Nothing before the run's first packet.
     fn commit(&mut self, store: &mut Store, now: Counts, before: Counts) -> Result<()> {
-        if self.packets == 0 {
+        if self.packets == 0 && (!self.recorded || now == before) {
             return Ok(());
         }
-        let id = self.id();
+        self.recorded = true;
         store.commit_source(Source {
-            id: id.clone(),
+            id: self.run.clone(),
             sha256: String::new(),
             fingerprint: String::new(),
             path: format!("live:{}", self.run),
@@ -348,7 +348,6 @@ impl Chunk {
             spans: Vec::new(),
             error: None,
         })?;
-        self.n += 1;
         self.packets = 0;
         self.bytes = 0;
         Ok(())

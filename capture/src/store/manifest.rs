@@ -67,6 +67,24 @@ pub struct Source {
 }
 
 impl Source {
+    /// Adds a later commit of the same source: its counts and its spans
+    /// (one span when the bytes follow on in the same store file).
+    pub fn extend(&mut self, later: Source) {
+        self.bytes += later.bytes;
+        self.packets += later.packets;
+        self.flows += later.flows;
+        self.events += later.events;
+        for span in later.spans {
+            match self.spans.last_mut() {
+                Some(last) if last.file == span.file && last.end == span.start => last.end = span.end,
+                _ => self.spans.push(span),
+            }
+        }
+        if later.error.is_some() {
+            self.error = later.error;
+        }
+    }
+
     /// The id its documents carry.
     pub fn tag(&self) -> &str {
         if self.id.is_empty() {

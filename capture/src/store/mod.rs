@@ -239,7 +239,9 @@ impl Store {
 
     /// Records `source` as committed (last step of a commit; `sync` and the
     /// index commit come first), with the spans its packets went to and the
-    /// new lengths of the store files.
+    /// new lengths of the store files. A source whose id is already there
+    /// (a live run, committed every half second) is extended, so the
+    /// manifest grows with runs, not with commits.
     pub fn commit_source(&mut self, mut source: Source) -> Result<()> {
         self.sync()?;
         let current = self.current.as_ref().map(snapshot);
@@ -249,7 +251,13 @@ impl Store {
             }
         }
         source.spans = std::mem::take(&mut self.spans);
-        self.manifest.sources.push(source);
+        let known = (!source.id.is_empty())
+            .then(|| self.manifest.sources.iter_mut().find(|s| s.id == source.id))
+            .flatten();
+        match known {
+            Some(earlier) => earlier.extend(source),
+            None => self.manifest.sources.push(source),
+        }
         self.manifest.pending = None;
         self.manifest.save(&self.layout.manifest())
     }
