@@ -150,7 +150,10 @@ fn run(
     path: PathBuf,
 ) -> Result<()> {
     let fail = |e: tantivy::TantivyError| super::index_error(&path, e);
+    // Documents or deletions since the last commit.
+    let mut dirty = false;
     while let Ok(op) = rx.recv() {
+        dirty = !matches!(op, Op::Commit(_));
         match op {
             Op::Add(items) => {
                 for item in items {
@@ -179,6 +182,12 @@ fn run(
     }
     // Dropped without a commit: what was added since the last one is lost,
     // as after a crash.
-    let _ = writer.rollback();
-    Ok(())
+    if dirty {
+        let _ = writer.rollback();
+    }
+    // The merges a commit started run on tantivy's threads, and the folder
+    // lock goes with the writer: wait for them, so that whoever opens the
+    // index next in this process (a new writer, `reindex` removing it)
+    // finds it quiet.
+    writer.wait_merging_threads().map_err(fail)
 }
