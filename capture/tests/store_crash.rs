@@ -110,3 +110,56 @@ fn a_second_writer_is_refused() {
         second.err()
     );
 }
+
+/// Run by `a_crash_between_index_commit_and_manifest_keeps_the_commit` in
+/// a child process, which `KYOKA_CRASH_AT` kills with SIGKILL.
+#[test]
+fn child_ingest_until_killed() {
+    let Ok(dir) = std::env::var("KYOKA_CRASH_DIR") else {
+        return;
+    };
+    let files = [capture("ftp/ftp-session.pcap"), capture("http/http-session.pcap")];
+    ops::ingest(Path::new(&dir), &files, &options(), &mut |_| {}).unwrap();
+}
+
+#[test]
+fn a_crash_between_index_commit_and_manifest_keeps_the_commit() {
+    use std::os::unix::process::ExitStatusExt;
+    let files = [capture("ftp/ftp-session.pcap"), capture("http/http-session.pcap")];
+    let clean = tempfile::tempdir().unwrap();
+    ops::ingest(clean.path(), &files[..1], &options(), &mut |_| {}).unwrap();
+
+    // The first file's index commit is durable; its manifest never is.
+    let crashed = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_ingest_until_killed", "--nocapture", "--test-threads=1"])
+        .env("KYOKA_CRASH_DIR", crashed.path())
+        .env("KYOKA_CRASH_AT", "committed-index")
+        .status()
+        .unwrap();
+    assert_eq!(status.signal(), Some(9), "the child was not killed");
+    let on_disk = capture::store::Manifest::load(&crashed.path().join("manifest.json")).unwrap().unwrap();
+    assert!(on_disk.pending.is_some() && on_disk.sources.is_empty(), "{on_disk:?}");
+
+    // Opening the folder takes the index's copy of the manifest: the
+    // committed file is there without being ingested again, with all its
+    // packets.
+    let nothing = ops::ingest(crashed.path(), &[], &options(), &mut |_| {}).unwrap();
+    assert_eq!(nothing.totals.packets, 0);
+    let m = capture::store::Manifest::load(&crashed.path().join("manifest.json")).unwrap().unwrap();
+    assert!(m.pending.is_none() && m.sources.len() == 1, "{m:?}");
+    assert_eq!(counts(crashed.path()), counts(clean.path()));
+    assert_eq!(everything(crashed.path()), everything(clean.path()));
+    let out = |dir: &Path| {
+        let path = dir.join("out.pcap");
+        ops::export(dir, "", &path).unwrap();
+        std::fs::read(path).unwrap()
+    };
+    assert_eq!(out(crashed.path()), out(clean.path()));
+
+    // The rest goes in as usual, and the first file is not ingested twice.
+    let again = ops::ingest(crashed.path(), &files, &options(), &mut |_| {}).unwrap();
+    assert!(again.files[0].skipped && !again.files[1].skipped);
+    ops::ingest(clean.path(), &files, &options(), &mut |_| {}).unwrap();
+    assert_eq!(everything(crashed.path()), everything(clean.path()));
+}

@@ -103,6 +103,18 @@ impl Index {
         })
     }
 
+    /// The store manifest the index's last commit carried
+    /// (`Writer::commit_carrying`), read without opening the index for
+    /// writing; `None` when there is no index or no such payload.
+    pub fn checkpoint(path: &Path) -> Option<crate::store::Manifest> {
+        if !path.join("meta.json").exists() {
+            return None;
+        }
+        let dir = tantivy::directory::MmapDirectory::open(path).ok()?;
+        let metas = tantivy::Index::open(dir).ok()?.load_metas().ok()?;
+        serde_json::from_str(metas.payload.as_deref()?).ok()
+    }
+
     pub fn writer(&self) -> Result<writer::Writer> {
         writer::Writer::start(&self.inner, self.fields.clone(), self.path.clone())
     }

@@ -28,7 +28,8 @@ pub enum Item {
 enum Op {
     Add(Vec<Item>),
     Delete(Box<dyn Query>),
-    Commit(SyncSender<Result<()>>),
+    /// With the payload the commit carries (the store manifest it is for).
+    Commit(Option<String>, SyncSender<Result<()>>),
 }
 
 pub struct Writer {
@@ -111,9 +112,15 @@ impl Writer {
 
     /// Commits everything sent so far; returns once it is durable.
     pub fn commit(&mut self) -> Result<()> {
+        self.commit_carrying(None)
+    }
+
+    /// `commit`, with a payload kept in the index's meta data until the
+    /// next commit (see `Index::checkpoint`).
+    pub fn commit_carrying(&mut self, payload: Option<String>) -> Result<()> {
         self.flush()?;
         let (tx, rx) = sync_channel(1);
-        self.send(Op::Commit(tx))?;
+        self.send(Op::Commit(payload, tx))?;
         match rx.recv() {
             Ok(result) => result,
             Err(_) => Err(self.stopped()),
@@ -153,7 +160,7 @@ fn run(
     // Documents or deletions since the last commit.
     let mut dirty = false;
     while let Ok(op) = rx.recv() {
-        dirty = !matches!(op, Op::Commit(_));
+        dirty = !matches!(op, Op::Commit(..));
         match op {
             Op::Add(items) => {
                 for item in items {
@@ -167,8 +174,17 @@ fn run(
             Op::Delete(query) => {
                 writer.delete_query(query).map_err(fail)?;
             }
-            Op::Commit(done) => {
-                let result = writer.commit().map(|_| ()).map_err(fail);
+            Op::Commit(payload, done) => {
+                let result = writer
+                    .prepare_commit()
+                    .and_then(|mut prepared| {
+                        if let Some(p) = &payload {
+                            prepared.set_payload(p);
+                        }
+                        prepared.commit()
+                    })
+                    .map(|_| ())
+                    .map_err(fail);
                 let failed = result.is_err();
                 let _ = done.send(result);
                 if failed {

@@ -20,7 +20,7 @@ use crate::engine::Engine;
 use crate::index::Index;
 use crate::source::{FileSource, Frame};
 use crate::store::pcapfile::{self, Reader};
-use crate::store::{Error, Location, Result, Source, Store};
+use crate::store::{Error, Location, Result, Source};
 
 /// Reported while a file is ingested (every few thousand packets).
 #[derive(Clone, Debug)]
@@ -176,7 +176,7 @@ pub fn ingest(
             read_bytes: file_bytes,
             packets: counts.packets,
         });
-        commit(
+        super::commit_point(
             &mut store,
             &mut writer,
             Source {
@@ -207,17 +207,6 @@ pub fn ingest(
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
-}
-
-/// The commit point: store fsynced, index committed, then the manifest.
-fn commit(
-    store: &mut Store,
-    writer: &mut crate::index::writer::Writer,
-    source: Source,
-) -> Result<()> {
-    store.sync()?;
-    writer.commit()?;
-    store.commit_source(source)
 }
 
 /// SHA-256 of the size, the first and the last MiB: equal files have equal
@@ -288,7 +277,7 @@ pub fn reindex(
     let started = Instant::now();
     // The index is not opened first: it may be damaged or from another
     // version; that is why one rebuilds it.
-    let mut store = Store::open(data, options.store.clone())?;
+    let mut store = super::open_store(data, options)?;
     let index_dir = store.layout().index();
     if index_dir.exists() {
         std::fs::remove_dir_all(&index_dir).map_err(Error::io(&index_dir))?;

@@ -34,6 +34,7 @@ use crate::artifact::ArtifactStore;
 use crate::decode::LinkType;
 use crate::engine::Engine;
 use crate::source::{Frame, LiveSource};
+use crate::index::writer::Writer;
 use crate::index::Index;
 use crate::store::pcapfile;
 use crate::store::{Error, Result, Source, Store};
@@ -288,18 +289,14 @@ fn write_loop(
             let counts = pipeline.counts;
             // Flows whose linger ended are documents without new packets.
             if counts != committed {
-                store.sync()?;
-                pipeline.writer_mut().commit()?;
-                chunk.commit(&mut store, counts, committed)?;
+                chunk.commit(&mut store, pipeline.writer_mut(), counts, committed)?;
                 committed = counts;
                 crate::store::retention::enforce(&mut store, &index)?;
             }
         }
     }
     let counts = pipeline.finish()?;
-    store.sync()?;
-    writer.commit()?;
-    chunk.commit(&mut store, counts, committed)?;
+    chunk.commit(&mut store, &mut writer, counts, committed)?;
     writer.close()?;
     Ok(counts)
 }
@@ -326,16 +323,17 @@ impl Chunk {
         Chunk { run: run.to_string(), packets: 0, bytes: 0, recorded: false }
     }
 
-    /// Records the chunk in the manifest (after the store sync and the
-    /// index commit): its packets, and the flows and events written since
+    /// A commit point: the index commits, and the run's manifest source
+    /// records the chunk's packets and the flows and events written since
     /// the last commit (flows end without packets, when their linger is
-    /// over). Nothing before the run's first packet.
-    fn commit(&mut self, store: &mut Store, now: Counts, before: Counts) -> Result<()> {
+    /// over). Before the run's first packet there is no source yet.
+    fn commit(&mut self, store: &mut Store, writer: &mut Writer, now: Counts, before: Counts) -> Result<()> {
         if self.packets == 0 && (!self.recorded || now == before) {
-            return Ok(());
+            store.sync()?;
+            return writer.commit();
         }
         self.recorded = true;
-        store.commit_source(Source {
+        let source = Source {
             id: self.run.clone(),
             sha256: String::new(),
             fingerprint: String::new(),
@@ -347,7 +345,8 @@ impl Chunk {
             link_type: DLT_EN10MB,
             spans: Vec::new(),
             error: None,
-        })?;
+        };
+        super::commit_point(store, writer, source)?;
         self.packets = 0;
         self.bytes = 0;
         Ok(())

@@ -49,7 +49,7 @@ pub(crate) fn open_for_writing(
     data: &std::path::Path,
     options: &Options,
 ) -> Result<(Store, Index)> {
-    let mut store = Store::open(data, options.store.clone())?;
+    let mut store = open_store(data, options)?;
     let index = Index::open_or_create(&store.layout().index())?;
     if let Some(pending) = store.pending().map(str::to_string) {
         tracing::info!(source = %pending, "dropping the index documents of an interrupted ingest");
@@ -66,6 +66,28 @@ pub(crate) fn open_for_writing(
     }
     crate::store::retention::enforce(&mut store, &index)?;
     Ok((store, index))
+}
+
+/// The store opened for writing, rolled forward to the index's last
+/// commit point when the manifest missed it.
+pub(crate) fn open_store(data: &std::path::Path, options: &Options) -> Result<Store> {
+    let checkpoint = Index::checkpoint(&layout(data).index());
+    Store::open_with_checkpoint(data, options.store.clone(), checkpoint)
+}
+
+/// The commit point: the store fsynced, the index committed carrying the
+/// manifest it makes, then that manifest saved. A crash between the last
+/// two is rolled forward at the next start (`open_store`).
+pub(crate) fn commit_point(
+    store: &mut Store,
+    writer: &mut crate::index::writer::Writer,
+    source: crate::store::Source,
+) -> Result<()> {
+    let next = store.prepare_commit(source)?;
+    let payload = serde_json::to_string(&next).ok();
+    writer.commit_carrying(payload)?;
+    crate::store::crash_point("committed-index");
+    store.install(next)
 }
 
 /// The default data folder: `$XDG_DATA_HOME/kyoka`, else `~/.local/share/kyoka`.

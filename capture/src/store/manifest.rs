@@ -30,6 +30,12 @@ pub struct Manifest {
     /// manifest, then the files); finished on the next start.
     #[serde(default)]
     pub deleting: Vec<u32>,
+    /// Raised at every save. The index commit of a commit point carries
+    /// the manifest it is about to save, one generation up: when the
+    /// process died between the two, the next start finds the index's copy
+    /// newer and takes it (`Store::open_with_checkpoint`).
+    #[serde(default)]
+    pub generation: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -130,7 +136,8 @@ impl Manifest {
         Ok(Some(m))
     }
 
-    pub fn save(&self, path: &Path) -> Result<()> {
+    pub fn save(&mut self, path: &Path) -> Result<()> {
+        self.generation += 1;
         let dir = path.parent().unwrap_or(Path::new("."));
         let tmp = path.with_extension("json.tmp");
         let json = serde_json::to_vec_pretty(self).map_err(|e| Error::io(&tmp)(e.into()))?;

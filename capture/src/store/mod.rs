@@ -115,19 +115,32 @@ impl Store {
     /// files are cut back to their committed lengths. A pending source is
     /// left for the caller to clear from the index (`clear_pending`).
     pub fn open(root: &Path, config: StoreConfig) -> Result<Store> {
+        Store::open_with_checkpoint(root, config, None)
+    }
+
+    /// `open`, given the manifest the index's last commit carried: when it
+    /// is newer than the folder's (the process died after the index
+    /// commit, before the manifest was saved), it becomes the manifest, so
+    /// the packets that commit indexed are kept, not cut off.
+    pub fn open_with_checkpoint(root: &Path, config: StoreConfig, checkpoint: Option<Manifest>) -> Result<Store> {
         let layout = Layout::new(root);
         fs::create_dir_all(layout.pcap_dir()).map_err(Error::io(layout.pcap_dir()))?;
         let lock = lock(&layout.lock())?;
         let manifest = match Manifest::load(&layout.manifest())? {
             Some(m) => m,
             None => {
-                let m = Manifest::new();
+                let mut m = Manifest::new();
                 m.save(&layout.manifest())?;
                 m
             }
         };
-        recover_files(&layout, &manifest)?;
         let mut manifest = manifest;
+        if let Some(newer) = checkpoint.filter(|c| c.generation > manifest.generation) {
+            tracing::info!(generation = newer.generation, "the index committed after the last manifest: taking its copy");
+            manifest = newer;
+            manifest.save(&layout.manifest())?;
+        }
+        recover_files(&layout, &manifest)?;
         drop_empty_files(&layout, &mut manifest)?;
         Ok(Store {
             layout,
@@ -163,7 +176,7 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) fn save_manifest(&self) -> Result<()> {
+    pub(crate) fn save_manifest(&mut self) -> Result<()> {
         self.manifest.save(&self.layout.manifest())
     }
 
@@ -237,29 +250,49 @@ impl Store {
         Ok(())
     }
 
-    /// Records `source` as committed (last step of a commit; `sync` and the
-    /// index commit come first), with the spans its packets went to and the
-    /// new lengths of the store files. A source whose id is already there
-    /// (a live run, committed every half second) is extended, so the
-    /// manifest grows with runs, not with commits.
-    pub fn commit_source(&mut self, mut source: Source) -> Result<()> {
+    /// Records `source` as committed: `prepare_commit` then `install`,
+    /// for callers without an index commit in between.
+    pub fn commit_source(&mut self, source: Source) -> Result<()> {
+        let next = self.prepare_commit(source)?;
+        self.install(next)
+    }
+
+    /// First half of a commit point: fsyncs what was appended and returns
+    /// the manifest that records `source` with the spans its packets went
+    /// to and the new lengths of the store files. A source whose id is
+    /// already there (a live run, committed every half second) is
+    /// extended, so the manifest grows with runs, not with commits. The
+    /// index commit carries the result (see `Manifest::generation`), then
+    /// `install` saves it.
+    pub fn prepare_commit(&mut self, mut source: Source) -> Result<Manifest> {
         self.sync()?;
+        let mut next = self.manifest.clone();
         let current = self.current.as_ref().map(snapshot);
         for f in self.rolled.drain(..).chain(current) {
-            if let Some(entry) = self.manifest.files.iter_mut().find(|e| e.id == f.id) {
+            if let Some(entry) = next.files.iter_mut().find(|e| e.id == f.id) {
                 *entry = f;
             }
         }
         source.spans = std::mem::take(&mut self.spans);
         let known = (!source.id.is_empty())
-            .then(|| self.manifest.sources.iter_mut().find(|s| s.id == source.id))
+            .then(|| next.sources.iter_mut().find(|s| s.id == source.id))
             .flatten();
         match known {
             Some(earlier) => earlier.extend(source),
-            None => self.manifest.sources.push(source),
+            None => next.sources.push(source),
         }
-        self.manifest.pending = None;
-        self.manifest.save(&self.layout.manifest())
+        next.pending = None;
+        next.generation = self.manifest.generation + 1;
+        Ok(next)
+    }
+
+    /// Last step of a commit point: the manifest `prepare_commit` made
+    /// (after the store sync and the index commit) becomes the checkpoint.
+    pub fn install(&mut self, next: Manifest) -> Result<()> {
+        self.manifest = next;
+        // Saved as made: the index holds this generation.
+        self.manifest.generation -= 1;
+        self.save_manifest()
     }
 
     fn roll(&mut self, link_type: u32) -> Result<()> {
@@ -415,4 +448,16 @@ fn lock(path: &Path) -> Result<File> {
         return Err(Error::Locked(path.parent().unwrap_or(path).to_path_buf()));
     }
     Ok(file)
+}
+
+/// Test hook: `KYOKA_CRASH_AT=<step>` kills the process with SIGKILL at
+/// that step: of a deletion (`marked`, `index`, `manifest`, `files`, see
+/// `retention`) or of a commit point (`committed-index`, see `ops`).
+pub(crate) fn crash_point(step: &str) {
+    if std::env::var("KYOKA_CRASH_AT").is_ok_and(|s| s == step) {
+        // SAFETY: sending a signal to ourselves.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
 }

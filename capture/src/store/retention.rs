@@ -91,7 +91,7 @@ pub fn enforce(store: &mut Store, index: &Index) -> Result<Pruned> {
         let m = store.manifest_mut();
         m.deleting.extend(ids);
         store.save_manifest()?;
-        crash_point("marked");
+        super::crash_point("marked");
         let p = finish(store, index)?;
         total.store_files += p.store_files;
         total.store_bytes += p.store_bytes;
@@ -123,7 +123,7 @@ pub fn finish(store: &mut Store, index: &Index) -> Result<Pruned> {
     let (flows, sessions) = drop_index_entries(index, &kept)?;
     pruned.flows = flows;
     pruned.sessions = sessions;
-    crash_point("index");
+    super::crash_point("index");
     // (3) The manifest forgets the files and the spans in them. Sources
     // stay (with what is left of their spans), so a capture file ingested
     // before is still recognised and not ingested again.
@@ -138,7 +138,7 @@ pub fn finish(store: &mut Store, index: &Index) -> Result<Pruned> {
         s.spans.retain(|span| !ids.contains(&span.file));
     }
     store.save_manifest()?;
-    crash_point("manifest");
+    super::crash_point("manifest");
     // (4) The files, then artifacts nothing refers to.
     for (n, id) in ids.iter().enumerate() {
         let path = layout.pcap(*id);
@@ -147,7 +147,7 @@ pub fn finish(store: &mut Store, index: &Index) -> Result<Pruned> {
             _ => {}
         }
         if n == 0 {
-            crash_point("files");
+            super::crash_point("files");
         }
     }
     manifest::sync_dir(&layout.pcap_dir())?;
@@ -266,13 +266,3 @@ fn dir_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
-/// Test hook: `KYOKA_CRASH_AT=<step>` kills the process with SIGKILL at
-/// that step of a deletion (`marked`, `index`, `manifest`, `files`).
-fn crash_point(step: &str) {
-    if std::env::var("KYOKA_CRASH_AT").is_ok_and(|s| s == step) {
-        // SAFETY: sending a signal to ourselves.
-        unsafe {
-            libc::kill(libc::getpid(), libc::SIGKILL);
-        }
-    }
-}
