@@ -190,7 +190,7 @@ pub fn overview_json(b: &capture::ops::browse::Browser) -> Result<Value, AppErro
         }
     }
     let mut creds: Vec<_> = creds.into_iter().collect();
-    creds.sort_by(|a, b| b.1.cmp(&a.1));
+    creds.sort_by_key(|c| std::cmp::Reverse(c.1));
     let commands_page = b.search(
         Kind::Events,
         "type:ftp.command OR type:mysql.command OR type:redis.command OR type:mongo.command OR type:http.request",
@@ -208,7 +208,7 @@ pub fn overview_json(b: &capture::ops::browse::Browser) -> Result<Value, AppErro
         }
     }
     let mut commands: Vec<_> = commands.into_iter().collect();
-    commands.sort_by(|a, b| b.1.cmp(&a.1));
+    commands.sort_by_key(|c| std::cmp::Reverse(c.1));
     let latest = b.search(Kind::Sessions, "", 0, 10)?;
     Ok(json!({
         "stats": stats,

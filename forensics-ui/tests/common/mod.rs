@@ -68,7 +68,8 @@ impl Pcap {
     }
 }
 
-fn tcp_frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+/// One TCP segment from `(address, port)` to `(address, port)`.
+fn tcp_frame((src, sport): ([u8; 4], u16), (dst, dport): ([u8; 4], u16), seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
     let mut f = Vec::new();
     f.extend_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00]);
     let total = 20 + 20 + payload.len();
@@ -103,25 +104,25 @@ fn conversation(p: &mut Pcap, t: &mut u64, client: [u8; 4], server: [u8; 4], spo
         *t += 20_000;
         p.frame(*t, &f);
     };
-    step(p, tcp_frame(client, server, sport, dport, cs, 0, SYN, b""));
-    step(p, tcp_frame(server, client, dport, sport, ss, cs + 1, SYN | ACK, b""));
+    step(p, tcp_frame((client, sport), (server, dport), cs, 0, SYN, b""));
+    step(p, tcp_frame((server, dport), (client, sport), ss, cs + 1, SYN | ACK, b""));
     cs += 1;
     ss += 1;
-    step(p, tcp_frame(client, server, sport, dport, cs, ss, ACK, b""));
+    step(p, tcp_frame((client, sport), (server, dport), cs, ss, ACK, b""));
     for (from_client, data) in turns {
         if *from_client {
-            step(p, tcp_frame(client, server, sport, dport, cs, ss, ACK | PSH, data));
+            step(p, tcp_frame((client, sport), (server, dport), cs, ss, ACK | PSH, data));
             cs += data.len() as u32;
-            step(p, tcp_frame(server, client, dport, sport, ss, cs, ACK, b""));
+            step(p, tcp_frame((server, dport), (client, sport), ss, cs, ACK, b""));
         } else {
-            step(p, tcp_frame(server, client, dport, sport, ss, cs, ACK | PSH, data));
+            step(p, tcp_frame((server, dport), (client, sport), ss, cs, ACK | PSH, data));
             ss += data.len() as u32;
-            step(p, tcp_frame(client, server, sport, dport, cs, ss, ACK, b""));
+            step(p, tcp_frame((client, sport), (server, dport), cs, ss, ACK, b""));
         }
     }
-    step(p, tcp_frame(client, server, sport, dport, cs, ss, ACK | FIN, b""));
-    step(p, tcp_frame(server, client, dport, sport, ss, cs + 1, ACK | FIN, b""));
-    step(p, tcp_frame(client, server, sport, dport, cs + 1, ss + 1, ACK, b""));
+    step(p, tcp_frame((client, sport), (server, dport), cs, ss, ACK | FIN, b""));
+    step(p, tcp_frame((server, dport), (client, sport), ss, cs + 1, ACK | FIN, b""));
+    step(p, tcp_frame((client, sport), (server, dport), cs + 1, ss + 1, ACK, b""));
 }
 
 /// A capture whose attacker sends HTML, script tags and control

@@ -95,7 +95,7 @@ pub struct Conversation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthFailed(pub String);
 
-fn attribute<'a>(message: &'a str, key: char) -> Option<&'a str> {
+fn attribute(message: &str, key: char) -> Option<&str> {
     message.split(',').find_map(|part| part.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
 }
 
