@@ -165,10 +165,19 @@ return v
 /// Everything the policy is made of, read at one instant:
 /// version, settings, default sandbox, then per live attacker
 /// address, expires, reason, since, sandbox.
+/// The policy with every live attacker; with ARGV[3] (a count), only that
+/// many, those that stay flagged longest, and the number of live attackers
+/// after the first three values (a page for people, not for agents).
 const READ_POLICY: &str = r#"
 local now = tonumber(redis.call('TIME')[1])
 local out = {redis.call('GET', KEYS[1]) or '0', redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or ''}
-local live = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. now, '+inf', 'WITHSCORES')
+local live
+if ARGV[3] then
+  out[4] = tostring(redis.call('ZCOUNT', KEYS[4], '(' .. now, '+inf'))
+  live = redis.call('ZREVRANGEBYSCORE', KEYS[4], '+inf', '(' .. now, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
+else
+  live = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. now, '+inf', 'WITHSCORES')
+end
 for i = 1, #live, 2 do
   local a = live[i]
   local h = redis.call('HMGET', ARGV[1] .. a, 'reason', 'since')
@@ -376,6 +385,26 @@ impl Store {
             .invoke_async(&mut conn)
             .await?;
         Ok(policy_from_raw(&raw))
+    }
+
+    /// The policy with at most `limit` attackers (those that stay flagged
+    /// longest), and how many are flagged: what the UI's pages show,
+    /// without reading every attacker.
+    pub async fn policy_page(&self, limit: usize) -> Result<(Policy, usize)> {
+        let mut conn = self.conn.clone();
+        let mut raw: Vec<String> = self
+            .read_policy
+            .key(keys::POLICY_VERSION)
+            .key(SETTINGS)
+            .key(keys::DEFAULT_SANDBOX)
+            .key(keys::ATTACKERS)
+            .arg("kyoka:attacker:")
+            .arg("kyoka:sandbox:")
+            .arg(limit)
+            .invoke_async(&mut conn)
+            .await?;
+        let total = if raw.len() > 3 { raw.remove(3).parse().unwrap_or(0) } else { 0 };
+        Ok((policy_from_raw(&raw), total))
     }
 
     /// Current policy version (0 before any change).

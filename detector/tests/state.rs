@@ -347,3 +347,21 @@ async fn a_batch_counts_exactly_like_its_hits_one_by_one() {
     );
     assert_eq!(seen(batched).await, expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_page_reads_only_what_it_shows_and_counts_the_rest() {
+    let redis = Redis::start();
+    let store = detector::state::Store::connect(&redis.url).await.unwrap();
+    for i in 1..=5u8 {
+        store.flag(IpAddr::from([192, 0, 2, i]), 600 * u64::from(i), "test").await.unwrap();
+    }
+    let (page, total) = store.policy_page(2).await.unwrap();
+    assert_eq!(total, 5);
+    let shown: BTreeSet<IpAddr> = page.attackers.iter().map(|a| a.address).collect();
+    assert_eq!(shown, [[192, 0, 2, 4], [192, 0, 2, 5]].map(IpAddr::from).into_iter().collect(), "those flagged longest");
+    let everything = store.policy().await.unwrap();
+    assert_eq!(everything.attackers.len(), 5);
+    assert_eq!((page.version, page.mode), (everything.version, everything.mode));
+    let (none, total) = store.policy_page(0).await.unwrap();
+    assert!(none.attackers.is_empty() && total == 5);
+}

@@ -84,7 +84,8 @@ pub struct AttackersPage {
     version: u64,
     mode: String,
     default_sandbox: String,
-    /// Flagged in all; the page lists the newest [`ATTACKERS_SHOWN`].
+    /// Flagged in all; the page lists [`ATTACKERS_SHOWN`] of them, those
+    /// that stay flagged longest, newest first.
     total: usize,
     attackers: Vec<AttackerRow>,
     detections: Vec<DetectionRow>,
@@ -113,7 +114,7 @@ async fn attackers_page(st: &AppState, u: &CurrentUser, message: String) -> Atta
 
 async fn fill_attackers(st: &AppState, page: &mut AttackersPage) -> Result<(), AppError> {
     let store = st.detector().await?;
-    let policy = store.policy().await.map_err(redis_failed)?;
+    let (policy, total) = store.policy_page(ATTACKERS_SHOWN).await.map_err(redis_failed)?;
     let detections = store.detections(ds::DETECTIONS_SHOWN).await.map_err(redis_failed)?;
     let now = ds::now();
     page.version = policy.version;
@@ -121,10 +122,9 @@ async fn fill_attackers(st: &AppState, page: &mut AttackersPage) -> Result<(), A
     page.default_sandbox = policy.default_sandbox.as_ref().map(ds::sandbox_text).unwrap_or_default();
     let mut attackers = policy.attackers;
     attackers.sort_by_key(|a| std::cmp::Reverse(a.since));
-    page.total = attackers.len();
+    page.total = total;
     page.attackers = attackers
         .iter()
-        .take(ATTACKERS_SHOWN)
         .map(|a| AttackerRow {
             address: a.address.to_string(),
             search: format!(
@@ -316,7 +316,7 @@ pub fn agent_rows(agents: &[detector::agents::AgentInfo], now: i64) -> Vec<Agent
 }
 
 async fn fill_policy(store: &Store, page: &mut PolicyPage) -> Result<(), AppError> {
-    let policy = store.policy().await.map_err(redis_failed)?;
+    let (policy, _) = store.policy_page(0).await.map_err(redis_failed)?;
     let rules = store.rules().await.map_err(redis_failed)?;
     let agents = detector::agents::list(store).await.map_err(redis_failed)?;
     page.version = policy.version;

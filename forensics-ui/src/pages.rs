@@ -173,14 +173,19 @@ pub async fn overview(State(st): State<AppState>, u: CurrentUser) -> OverviewPag
     page
 }
 
+/// Sandboxes listed on the overview at most.
+const SANDBOXES_SHOWN: usize = 200;
+
 /// Active sandboxes and the latest detections, from the detector's Redis.
 async fn overview_detector(st: &AppState, page: &mut OverviewPage) -> Result<(), AppError> {
     use crate::detector_state as ds;
     let store = st.detector().await?;
-    let policy = store.policy().await.map_err(ds::redis_failed)?;
+    // Sandboxes go to attackers as they are flagged; the page lists those
+    // of the attackers that stay flagged longest.
+    let (policy, flagged) = store.policy_page(SANDBOXES_SHOWN).await.map_err(ds::redis_failed)?;
     let detections = store.detections(10).await.map_err(ds::redis_failed)?;
     let now = ds::now();
-    page.flagged = policy.attackers.len();
+    page.flagged = flagged;
     page.sandboxes = policy
         .attackers
         .iter()

@@ -259,20 +259,27 @@ async fn a_redis_that_is_down_is_a_clear_503() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_page_lists_the_newest_flagged_and_the_api_all_of_them() {
+async fn the_page_lists_those_flagged_longest_and_the_api_all_of_them() {
     let redis = Redis::start();
     let store = Store::connect(&redis.url).await.unwrap();
     let n = forensics_ui::detector_pages::ATTACKERS_SHOWN + 20;
+    let address = |i: usize| IpAddr::from([10, 9, (i / 256) as u8, (i % 256) as u8]);
+    // The last ten stay flagged longest: the page (which reads only what
+    // it shows) has them.
     for i in 0..n {
-        let a = IpAddr::from([10, 9, (i / 256) as u8, (i % 256) as u8]);
-        store.flag(a, 600, "test").await.unwrap();
+        store.flag(address(i), if i >= n - 10 { 7200 } else { 600 }, "test").await.unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
     let (app, _) = app_with_redis(dir.path(), Some(&redis.url));
     let analyst = login(&app, ANALYST.0, ANALYST.1).await;
     let (status, html) = page(&app, analyst.get("/attackers")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains(&format!("the newest {} of {n} flagged", forensics_ui::detector_pages::ATTACKERS_SHOWN)), "{}", &html[..2000.min(html.len())]);
+    assert!(html.contains(&format!("{} of {n} flagged (those flagged longest)", forensics_ui::detector_pages::ATTACKERS_SHOWN)), "{}", &html[..2000.min(html.len())]);
+    for i in n - 10..n {
+        assert!(html.contains(&format!(">{}<", address(i))), "{} is listed", address(i));
+    }
+    let (_, overview) = page(&app, analyst.get("/")).await;
+    assert!(overview.contains(&format!("{n} flagged")), "the overview counts every flagged attacker");
     let (_, v) = json(&app, analyst.get("/api/v1/attackers")).await;
     assert_eq!(v["attackers"].as_array().unwrap().len(), n);
 }
