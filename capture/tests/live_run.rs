@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
+use capture::index::Kind;
 use capture::ops::live::{LiveIngest, Tag};
 use capture::ops::{self, Options};
 use capture::store::{Layout, Manifest};
@@ -45,7 +46,11 @@ fn a_live_run_is_one_source_and_reindexes_to_the_same_counts() {
     let data = dir.path().join("data");
     let options = Options::default();
     let live = LiveIngest::start(&data, &options, Duration::from_millis(100)).unwrap();
-    let tag = Tag { sandbox: "sb-live-test".into(), attacker: Some("198.51.100.9".parse().unwrap()) };
+    let tag = Tag {
+        sandbox: "sb-live-test".into(),
+        attacker: Some("198.51.100.9".parse().unwrap()),
+        network: Some(("127.0.0.0".parse().unwrap(), 8)),
+    };
     live.listen("lo", Some(tag)).expect("capturing on lo (root and libpcap needed)");
     // libpcap's socket is open when listen returns; give the thread a moment.
     std::thread::sleep(Duration::from_millis(200));
@@ -63,6 +68,20 @@ fn a_live_run_is_one_source_and_reindexes_to_the_same_counts() {
     let stored: u64 = run.spans.iter().map(|s| s.end - s.start).sum();
     assert_eq!(stored, run.bytes, "the spans hold every committed byte");
 
+    assert_eq!(run.tags.len(), 1, "the run keeps its tag and network: {:?}", run.tags);
+    assert!(run.tags[0].until.is_some(), "the capture's end is known");
+    let tagged = |kind| {
+        let mut hits = ops::search(&data, Some(kind), "sandbox:sb-live-test AND attacker:198.51.100.9", 100_000).unwrap();
+        hits.sort_by_key(|h| h.to_string());
+        hits.into_iter().map(|mut h| {
+            // Reindex gives flows new keys; what they say stays.
+            h.as_object_mut().unwrap().remove("flow_key");
+            h
+        }).collect::<Vec<_>>()
+    };
+    let (events, sessions) = (tagged(Kind::Events), tagged(Kind::Sessions));
+    assert!(!events.is_empty() && !sessions.is_empty());
+
     let report = ops::reindex(&data, &options, &mut |_| {}).unwrap();
     let again = report.totals;
     assert_eq!(
@@ -70,4 +89,6 @@ fn a_live_run_is_one_source_and_reindexes_to_the_same_counts() {
         (counts.packets, counts.flows, counts.events),
         "reindex reads the run back as it was"
     );
+    assert_eq!(tagged(Kind::Events), events, "reindex tags the sandbox's events again");
+    assert_eq!(tagged(Kind::Sessions).len(), sessions.len(), "and they are the attacker's sessions");
 }

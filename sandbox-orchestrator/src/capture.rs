@@ -36,7 +36,11 @@ pub fn tag_of(sb: &SandboxInfo) -> Option<Tag> {
     if sb.subnet == Ipv4Addr::UNSPECIFIED {
         return None;
     }
-    Some(Tag { sandbox: sb.id.clone(), attacker: attacker.parse::<IpAddr>().ok() })
+    Some(Tag {
+        sandbox: sb.id.clone(),
+        attacker: attacker.parse::<IpAddr>().ok(),
+        network: Some((IpAddr::V4(sb.subnet), crate::subnets::PREFIX)),
+    })
 }
 
 pub struct Captures {

@@ -308,6 +308,7 @@ mod tests {
                 let tag = Tag {
                     sandbox: "sb-1".into(),
                     attacker: Some("2001:db8::7".parse().unwrap()),
+                    network: None,
                 };
                 let mut tagged = serde_json::to_value(&e).unwrap();
                 let o = tagged.as_object_mut().unwrap();

@@ -8,10 +8,12 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
+use super::live::Tag;
 use super::pipeline::{Counts, Pipeline};
 use super::{open_for_writing, Options};
 use crate::artifact::ArtifactStore;
@@ -20,7 +22,7 @@ use crate::engine::Engine;
 use crate::index::Index;
 use crate::source::{FileSource, Frame};
 use crate::store::pcapfile::{self, Reader};
-use crate::store::{Error, Location, Result, Source};
+use crate::store::{Error, Location, Result, Source, SourceTag};
 
 /// Reported while a file is ingested (every few thousand packets).
 #[derive(Clone, Debug)]
@@ -191,6 +193,7 @@ pub fn ingest(
                 link_type: dlt,
                 spans: Vec::new(),
                 error: damage.clone(),
+                tags: Vec::new(),
             },
         )?;
         writer.close()?;
@@ -301,6 +304,7 @@ pub fn reindex(
             source.tag(),
             options.idle_gap_seconds,
         )?;
+        let tagger = Tagger::new(link, &source.tags);
         for span in &source.spans {
             let mut reader = Reader::open(&store.layout().pcap(span.file))?;
             let mut offset = span.start;
@@ -311,6 +315,7 @@ pub fn reindex(
                     data: record.data(),
                     wire_len: record.wire_len,
                 };
+                pipeline.tag = tagger.tag(&frame);
                 pipeline.frame(
                     &frame,
                     Location {
@@ -344,4 +349,35 @@ pub fn reindex(
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// A live run's sandbox tags given back to its stored packets by their
+/// addresses and time, as the live capture gave them by interface.
+struct Tagger {
+    link: LinkType,
+    tags: Vec<(SourceTag, Arc<Tag>)>,
+}
+
+impl Tagger {
+    fn new(link: LinkType, tags: &[SourceTag]) -> Tagger {
+        let tags = tags
+            .iter()
+            .map(|t| {
+                let tag = Tag { sandbox: t.sandbox.clone(), attacker: t.attacker, network: Some((t.network, t.prefix)) };
+                (t.clone(), Arc::new(tag))
+            })
+            .collect();
+        Tagger { link, tags }
+    }
+
+    fn tag(&self, frame: &Frame<'_>) -> Option<Arc<Tag>> {
+        if self.tags.is_empty() {
+            return None;
+        }
+        let ip = crate::decode::ip_packet(self.link, frame.data).ok()?;
+        self.tags
+            .iter()
+            .find(|(t, _)| t.covers(ip.src, ip.dst, frame.ts))
+            .map(|(_, tag)| tag.clone())
+    }
 }

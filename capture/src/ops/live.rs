@@ -37,7 +37,7 @@ use crate::source::{Frame, LiveSource};
 use crate::index::writer::Writer;
 use crate::index::Index;
 use crate::store::pcapfile;
-use crate::store::{Error, Result, Source, Store};
+use crate::store::{Error, Result, Source, SourceTag, Store};
 
 /// What every flow, event and session of one interface carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +49,9 @@ pub struct Tag {
     /// client is (the attacker through an agent, or the host's own
     /// clients). `None` (a shared sandbox): sessions by client address.
     pub attacker: Option<IpAddr>,
+    /// The sandbox's network (address, prefix length), kept in the
+    /// manifest so that `reindex` can tag the stored packets again.
+    pub network: Option<(IpAddr, u8)>,
 }
 
 /// Ethernet, what every Linux bridge gives.
@@ -77,6 +80,8 @@ pub struct LiveIngest {
     writer: Option<JoinHandle<Result<Counts>>>,
     captures: Mutex<HashMap<String, Capture>>,
     errors: Arc<Mutex<Vec<String>>>,
+    /// Every tagged interface of the run, for the manifest.
+    tags: Arc<Mutex<Vec<(String, SourceTag)>>>,
 }
 
 impl LiveIngest {
@@ -90,31 +95,45 @@ impl LiveIngest {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let options = options.clone();
         let path = data.to_path_buf();
-        let writer = std::thread::Builder::new()
-            .name("kyoka-live".into())
-            .spawn(move || write_loop(store, index, &options, rx, commit_every))
-            .map_err(Error::io(&path))?;
+        let tags = Arc::new(Mutex::new(Vec::new()));
+        let writer = {
+            let tags = tags.clone();
+            std::thread::Builder::new()
+                .name("kyoka-live".into())
+                .spawn(move || write_loop(store, index, &options, rx, commit_every, &tags))
+                .map_err(Error::io(&path))?
+        };
         Ok(LiveIngest {
             tx,
             writer: Some(writer),
             captures: Mutex::new(HashMap::new()),
             errors: Arc::new(Mutex::new(Vec::new())),
+            tags,
         })
     }
 
     /// Starts capturing on `device` (an Ethernet interface) with `tag`;
     /// nothing when it is already captured.
     pub fn listen(&self, device: &str, tag: Option<Tag>) -> crate::Result<()> {
-        let mut captures = self.captures.lock().unwrap_or_else(|e| e.into_inner());
+        let mut captures = lock(&self.captures);
         if captures.get(device).is_some_and(|c| !c.thread.is_finished()) {
             return Ok(());
         }
+        // Before the capture opens: no packet of it is older.
+        let since = Timestamp(now_micros());
         let source = LiveSource::open(device, None)?;
         if source.link() != LinkType::Ethernet {
             return Err(crate::Error::Device {
                 device: device.to_string(),
                 message: "live ingest takes Ethernet interfaces only".into(),
             });
+        }
+        if let Some((network, prefix)) = tag.as_ref().and_then(|t| t.network) {
+            let t = tag.as_ref().expect("a tag with a network");
+            lock(&self.tags).push((
+                device.to_string(),
+                SourceTag { sandbox: t.sandbox.clone(), attacker: t.attacker, network, prefix, since, until: None },
+            ));
         }
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -144,12 +163,17 @@ impl LiveIngest {
             c.stop.store(true, Ordering::Relaxed);
             let _ = c.thread.join();
         }
+        // After the capture ended: no packet of it is newer.
+        let until = Timestamp(now_micros());
+        for (_, t) in lock(&self.tags).iter_mut().filter(|(d, t)| d == device && t.until.is_none()) {
+            t.until = Some(until);
+        }
     }
 
     /// Interfaces captured now (a capture ends by itself when its
     /// interface disappears).
     pub fn devices(&self) -> Vec<String> {
-        let mut captures = self.captures.lock().unwrap_or_else(|e| e.into_inner());
+        let mut captures = lock(&self.captures);
         captures.retain(|_, c| !c.thread.is_finished());
         let mut out: Vec<String> = captures.keys().cloned().collect();
         out.sort();
@@ -158,7 +182,7 @@ impl LiveIngest {
 
     /// Capture errors so far (an interface that went away, say).
     pub fn take_errors(&self) -> Vec<String> {
-        std::mem::take(&mut *self.errors.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *lock(&self.errors))
     }
 
     /// Stops every capture, ends every flow and session, commits.
@@ -241,13 +265,19 @@ fn capture_loop(
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn write_loop(
     mut store: Store,
     index: Index,
     options: &Options,
     rx: Receiver<Msg>,
     commit_every: Duration,
+    tags: &Mutex<Vec<(String, SourceTag)>>,
 ) -> Result<Counts> {
+    let tags = || lock(tags).iter().map(|(_, t)| t.clone()).collect::<Vec<_>>();
     let artifacts = ArtifactStore::in_dir(store.layout().artifacts())?;
     let run = format!("live-{}", now_micros());
     let mut writer = index.writer()?;
@@ -289,14 +319,14 @@ fn write_loop(
             let counts = pipeline.counts;
             // Flows whose linger ended are documents without new packets.
             if counts != committed {
-                chunk.commit(&mut store, pipeline.writer_mut(), counts, committed)?;
+                chunk.commit(&mut store, pipeline.writer_mut(), counts, committed, tags())?;
                 committed = counts;
                 crate::store::retention::enforce(&mut store, &index)?;
             }
         }
     }
     let counts = pipeline.finish()?;
-    chunk.commit(&mut store, &mut writer, counts, committed)?;
+    chunk.commit(&mut store, &mut writer, counts, committed, tags())?;
     writer.close()?;
     Ok(counts)
 }
@@ -327,7 +357,14 @@ impl Chunk {
     /// records the chunk's packets and the flows and events written since
     /// the last commit (flows end without packets, when their linger is
     /// over). Before the run's first packet there is no source yet.
-    fn commit(&mut self, store: &mut Store, writer: &mut Writer, now: Counts, before: Counts) -> Result<()> {
+    fn commit(
+        &mut self,
+        store: &mut Store,
+        writer: &mut Writer,
+        now: Counts,
+        before: Counts,
+        tags: Vec<SourceTag>,
+    ) -> Result<()> {
         if self.packets == 0 && (!self.recorded || now == before) {
             store.sync()?;
             return writer.commit();
@@ -345,6 +382,7 @@ impl Chunk {
             link_type: DLT_EN10MB,
             spans: Vec::new(),
             error: None,
+            tags,
         };
         super::commit_point(store, writer, source)?;
         self.packets = 0;

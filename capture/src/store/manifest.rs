@@ -70,6 +70,41 @@ pub struct Source {
     /// Set when the capture file was damaged: the packets before the
     /// damage were kept.
     pub error: Option<String>,
+    /// A live run's sandbox tags, with the networks that give them back to
+    /// the stored packets (`reindex`); the store keeps no interface.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<SourceTag>,
+}
+
+/// One sandbox captured in a live run: packets from or to `network`
+/// between `since` and `until` (capture time) were the sandbox's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceTag {
+    pub sandbox: String,
+    pub attacker: Option<std::net::IpAddr>,
+    pub network: std::net::IpAddr,
+    pub prefix: u8,
+    pub since: model::Timestamp,
+    /// `None`: until the end of the run.
+    pub until: Option<model::Timestamp>,
+}
+
+impl SourceTag {
+    /// Whether a packet between `a` and `b` at `ts` was this sandbox's.
+    pub fn covers(&self, a: std::net::IpAddr, b: std::net::IpAddr, ts: model::Timestamp) -> bool {
+        let inside = |ip: std::net::IpAddr| match (ip, self.network) {
+            (std::net::IpAddr::V4(ip), std::net::IpAddr::V4(net)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix.min(32))).unwrap_or(0);
+                u32::from(ip) & mask == u32::from(net) & mask
+            }
+            (std::net::IpAddr::V6(ip), std::net::IpAddr::V6(net)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix.min(128))).unwrap_or(0);
+                u128::from(ip) & mask == u128::from(net) & mask
+            }
+            _ => false,
+        };
+        ts >= self.since && self.until.is_none_or(|u| ts <= u) && (inside(a) || inside(b))
+    }
 }
 
 impl Source {
@@ -88,6 +123,10 @@ impl Source {
         }
         if later.error.is_some() {
             self.error = later.error;
+        }
+        // A live run hands over all its tags at every commit.
+        if !later.tags.is_empty() {
+            self.tags = later.tags;
         }
     }
 

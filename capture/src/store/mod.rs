@@ -31,7 +31,7 @@ use model::Timestamp;
 use crate::source::Frame;
 use background::BackgroundFile;
 pub use error::{Error, Result};
-pub use manifest::{Manifest, Source, Span, StoreFile};
+pub use manifest::{Manifest, Source, SourceTag, Span, StoreFile};
 
 /// Size and time bounds of one store file. Keys carry their unit.
 #[derive(Clone, Debug)]
