@@ -570,7 +570,10 @@ impl Orchestrator {
     /// networks up to `spare_networks` first: they take a moment, no memory).
     /// Returns how many sandboxes it pre-created.
     pub async fn fill_pool(&self) -> Result<usize> {
-        self.fill_spare_networks().await?;
+        // Spares only speed up cold sandboxes: the pool is filled regardless.
+        if let Err(e) = self.fill_spare_networks().await {
+            tracing::warn!(%e, "spare networks not made");
+        }
         let have = self.sandboxes().await?.iter().filter(|s| s.state == State::Pooled).count();
         let mut made = 0;
         for _ in have..self.config.pool_size {
