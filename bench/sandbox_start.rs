@@ -6,19 +6,26 @@
 //! per idle sandbox (cgroup memory.current summed over its containers).
 //!
 //! cargo run --release -p sandbox-orchestrator --example sandbox_start -- [runs]
+//!
+//! `KYOKA_SPARE_NETWORKS=0` measures cold starts without spare networks.
 
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use sandbox_orchestrator::{Config, Orchestrator, SandboxInfo};
 
-async fn all_answer(o: &Orchestrator, sb: &SandboxInfo) {
+/// Waits for every service; when each answered, measured from `t`.
+async fn all_answer(o: &Orchestrator, sb: &SandboxInfo, t: Instant) -> Vec<f64> {
     let ok = join_all(o.config.services.iter().map(|s| {
         let addr = sb.address_of(s).unwrap();
-        async move { sandbox_orchestrator::probe::wait_until_answers(s, addr, Duration::from_secs(30)).await }
+        async move {
+            let ok = sandbox_orchestrator::probe::wait_until_answers(s, addr, Duration::from_secs(30)).await;
+            (ok, t.elapsed().as_secs_f64() * 1000.0)
+        }
     }))
     .await;
-    assert!(ok.iter().all(|x| *x), "a service never answered in {}", sb.id);
+    assert!(ok.iter().all(|x| x.0), "a service never answered in {}", sb.id);
+    ok.into_iter().map(|x| x.1).collect()
 }
 
 fn memory_of(sb: &SandboxInfo) -> u64 {
@@ -48,7 +55,8 @@ fn report(name: &str, mut ms: Vec<f64>) {
 #[tokio::main]
 async fn main() {
     let runs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(5);
-    let config = Config { instance: format!("bench-{}", std::process::id()), pool_size: 1, ..Config::default() };
+    let spare_networks = std::env::var("KYOKA_SPARE_NETWORKS").ok().and_then(|v| v.parse().ok()).unwrap_or(Config::default().spare_networks);
+    let config = Config { instance: format!("bench-{}", std::process::id()), pool_size: 1, spare_networks, ..Config::default() };
     let o = Orchestrator::connect(config).await.expect("Docker and the images (bash images/build.sh)");
     let mut warm = Vec::new();
     let mut cold = Vec::new();
@@ -64,7 +72,7 @@ async fn main() {
         assert_eq!(a.how, "warm");
         warm_assign.push(t.elapsed().as_secs_f64() * 1000.0);
         let sb = o.get(&a.sandbox).await.unwrap();
-        all_answer(&o, &sb).await;
+        all_answer(&o, &sb, t).await;
         warm.push(t.elapsed().as_secs_f64() * 1000.0);
         made.push(sb);
     }
@@ -73,14 +81,21 @@ async fn main() {
     for sb in o.sandboxes().await.unwrap().into_iter().filter(|s| s.attacker.is_none()) {
         o.remove(&sb.id).await.unwrap();
     }
+    // When each service answered in the cold runs, per service.
+    let mut per_service: Vec<Vec<f64>> = vec![Vec::new(); o.config.services.len()];
     for i in 0..runs {
+        // Spare networks are refilled in the background in the service;
+        // here, between runs (0 with `spare_networks = 0`).
+        o.fill_spare_networks().await.unwrap();
         let attacker = format!("198.51.100.{}", 150 + i).parse().unwrap();
         let t = Instant::now();
         let a = o.assign(attacker).await.unwrap();
         assert_eq!(a.how, "cold");
         cold_assign.push(t.elapsed().as_secs_f64() * 1000.0);
         let sb = o.get(&a.sandbox).await.unwrap();
-        all_answer(&o, &sb).await;
+        for (i, ms) in all_answer(&o, &sb, t).await.into_iter().enumerate() {
+            per_service[i].push(ms);
+        }
         cold.push(t.elapsed().as_secs_f64() * 1000.0);
         made.push(sb);
     }
@@ -88,6 +103,9 @@ async fn main() {
     report("cold (network + 7 containers → all 7 answer)", cold);
     report("  of which the warm assign call", warm_assign);
     report("  of which the cold assign call", cold_assign);
+    for (s, ms) in o.config.services.iter().zip(per_service) {
+        report(&format!("  cold: {s} answered"), ms);
+    }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("load average during the run: {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -102,5 +120,8 @@ async fn main() {
     );
     for sb in o.sandboxes().await.unwrap() {
         o.remove(&sb.id).await.unwrap();
+    }
+    for (id, _) in o.spare_networks().await.unwrap() {
+        o.remove(&id).await.unwrap();
     }
 }

@@ -21,6 +21,9 @@ pub struct Config {
     pub subnet_pool: String,
     /// Paused, pre-created sandboxes kept ready.
     pub pool_size: usize,
+    /// Empty sandbox networks kept ready (no containers, no memory): a
+    /// cold sandbox takes one instead of waiting for a network create.
+    pub spare_networks: usize,
     /// Attacker sandboxes at most; more attackers share one sandbox.
     pub max_sandboxes: usize,
     /// No traffic for this long: the sandbox is paused.
@@ -56,6 +59,7 @@ impl Default for Config {
             image_prefix: "kyoka/sandbox-".into(),
             subnet_pool: "10.213.0.0/16".into(),
             pool_size: 2,
+            spare_networks: 2,
             max_sandboxes: 50,
             idle_freeze_after_secs: 600,
             idle_destroy_after_secs: 6 * 3600,

@@ -7,6 +7,9 @@ pub const ATTACKER: &str = "kyoka.attacker";
 pub const SERVICE: &str = "kyoka.service";
 /// On the network: the sandbox's /27.
 pub const SUBNET: &str = "kyoka.subnet";
+/// On a network made ahead of need (see `spare_networks` in the config):
+/// until a container joins it, it is a spare, not a sandbox.
+pub const SPARE: &str = "kyoka.spare";
 
 /// `kyoka.attacker` of pool sandboxes created before anyone was assigned.
 pub const POOL: &str = "pool";

@@ -6,6 +6,7 @@
 //! - [`orchestrator`]: create, assign (existing → warm pool → cold →
 //!   shared past the maximum), freeze/thaw, destroy with evidence.
 //! - [`containment`]: the firewall that keeps sandboxes in.
+//! - [`hostkeys`]: RSA host keys made ahead for cold sandboxes.
 //! - [`activity`]: idle → frozen → destroyed.
 //! - [`publish`] and [`service`]: the Redis contract with detector and agents.
 //! - [`syslog`]: daemon logs to the detector.
@@ -19,6 +20,7 @@ pub mod config;
 pub mod containment;
 pub mod error;
 pub mod evidence;
+pub mod hostkeys;
 pub mod labels;
 pub mod orchestrator;
 pub mod probe;

@@ -65,6 +65,16 @@ impl Orchestrator {
 
     /// Every sandbox Docker knows of, complete or not.
     pub async fn sandboxes(&self) -> Result<Vec<SandboxInfo>> {
+        Ok(self.inventory().await?.0)
+    }
+
+    /// Spare networks (id, subnet): made ahead, no container in them yet.
+    pub async fn spare_networks(&self) -> Result<Vec<(String, Ipv4Addr)>> {
+        Ok(self.inventory().await?.1)
+    }
+
+    /// The sandboxes, and the spare networks apart from them.
+    async fn inventory(&self) -> Result<(Vec<SandboxInfo>, Vec<(String, Ipv4Addr)>)> {
         // Three independent listings, asked at once (this is on the path of
         // every warm assignment).
         let filter = label_filter(&self.config.instance, None);
@@ -76,10 +86,14 @@ impl Orchestrator {
         let (containers, networks) = (containers?, networks?);
         let volumes = volumes?.volumes.unwrap_or_default();
         let mut by_id: BTreeMap<String, SandboxInfo> = BTreeMap::new();
+        let mut spare_ids = BTreeSet::new();
         for n in &networks {
             let Some(l) = n.labels.as_ref() else { continue };
             let (Some(id), Some(subnet)) = (l.get(labels::SANDBOX), l.get(labels::SUBNET)) else { continue };
             let Ok(subnet) = subnet.parse::<Ipv4Addr>() else { continue };
+            if l.contains_key(labels::SPARE) {
+                spare_ids.insert(id.clone());
+            }
             let attacker = l.get(labels::ATTACKER).filter(|a| a.as_str() != labels::POOL).cloned();
             by_id.insert(
                 id.clone(),
@@ -118,6 +132,16 @@ impl Orchestrator {
                 orphans.push(id.clone());
             }
         }
+        // A spare network nothing has joined yet is not a sandbox. Once a
+        // create has taken it, it is one (broken until complete).
+        let mut spares = Vec::new();
+        by_id.retain(|id, sb| {
+            let spare = spare_ids.contains(id) && sb.containers.is_empty() && sb.attacker.is_none();
+            if spare {
+                spares.push((id.clone(), sb.subnet));
+            }
+            !spare
+        });
         let wanted = self.config.services.len();
         let mut out: Vec<SandboxInfo> = by_id.into_values().collect();
         for sb in &mut out {
@@ -145,7 +169,7 @@ impl Orchestrator {
                 });
             }
         }
-        Ok(out)
+        Ok((out, spares))
     }
 
     pub async fn get(&self, id: &str) -> Result<SandboxInfo> {
@@ -174,7 +198,10 @@ impl Orchestrator {
     /// sandbox: the decision and the creation run under [`crate::assign_lock`].
     pub async fn assign(&self, attacker: IpAddr) -> Result<Assignment> {
         let _lock = crate::assign_lock::acquire(&self.config.instance).await?;
-        let all = self.sandboxes().await?;
+        // Spare networks are only ever taken here, under the lock: no two
+        // creates take the same one.
+        let (all, spares) = self.inventory().await?;
+        let spare = spares.into_iter().next();
         let key = attacker.to_string();
         let result = |sb: &SandboxInfo, how: &str| Assignment {
             sandbox: sb.id.clone(),
@@ -197,7 +224,7 @@ impl Orchestrator {
                     }
                     sb.clone()
                 }
-                None => self.create(Some(labels::SHARED)).await?,
+                None => self.create_in(Some(labels::SHARED), spare).await?,
             };
             return Ok(result(&shared, "shared"));
         }
@@ -207,7 +234,7 @@ impl Orchestrator {
             thawed?;
             return Ok(result(sb, "warm"));
         }
-        let sb = self.create(Some(&key)).await?;
+        let sb = self.create_in(Some(&key), spare).await?;
         Ok(result(&sb, "cold"))
     }
 
@@ -232,53 +259,85 @@ impl Orchestrator {
     /// initialised, every service answering), then paused.
     pub async fn precreate(&self) -> Result<SandboxInfo> {
         let sb = self.create(None).await?;
-        let ready = join_all(self.config.services.iter().map(|s| {
-            let addr = sb.address_of(s).expect("configured services have specs");
-            async move { crate::probe::wait_until_answers(s, addr, Duration::from_secs(60)).await }
-        }))
-        .await;
-        if ready.iter().any(|ok| !ok) {
+        // Pause only once sshd has its final keys, so a handed-out sandbox
+        // never restarts sshd under its attacker.
+        if !self.wait_ready(&sb, Duration::from_secs(60)).await {
             self.remove(&sb.id).await?;
             return Err(Error::Config(format!("pre-created sandbox {} did not answer on every service", sb.id)));
-        }
-        if self.config.services.iter().any(|s| s == "ssh") {
-            self.wait_for_rsa_key(&sb).await;
         }
         self.freeze(&sb).await?;
         self.get(&sb.id).await
     }
 
-    /// sshd reloads once its RSA key exists (made after start, see the
-    /// ssh entrypoint); pause only after that, so a handed-out sandbox
-    /// never restarts sshd under its attacker.
-    async fn wait_for_rsa_key(&self, sb: &SandboxInfo) {
-        use bollard::query_parameters::DownloadFromContainerOptions;
-        use futures_util::StreamExt;
-        let Some(container) = sb.containers.get("ssh") else { return };
-        let addr = sb.address_of("ssh").expect("ssh has a spec");
-        for _ in 0..300 {
-            let mut s = self.docker.download_from_container(
-                container,
-                Some(DownloadFromContainerOptions { path: "/etc/ssh/ssh_host_rsa_key.pub".into() }),
-            );
-            if matches!(s.next().await, Some(Ok(_))) {
-                // Give sshd its SIGHUP re-exec, then see it answer again.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                crate::probe::wait_until_answers("ssh", addr, Duration::from_secs(10)).await;
-                return;
+    /// Waits until every service answers like a client expects and sshd
+    /// runs with its final host keys; false if that took over `deadline`.
+    /// A banner alone is not enough: a sandbox that makes its RSA key
+    /// after start (see the ssh entrypoint) has sshd re-execute on SIGHUP
+    /// once the key is there, and a login in that moment is refused.
+    pub async fn wait_ready(&self, sb: &SandboxInfo, deadline: Duration) -> bool {
+        let ready = join_all(self.config.services.iter().filter_map(|s| {
+            let addr = sb.address_of(s)?;
+            Some(async move { crate::probe::wait_until_answers(s, addr, deadline).await })
+        }))
+        .await;
+        if ready.iter().any(|ok| !ok) {
+            return false;
+        }
+        self.wait_for_sshd_reload(sb, deadline).await
+    }
+
+    /// The entrypoint's RSA step runs in a forked copy of the script
+    /// (keygen, then SIGHUP to sshd); once no such copy is left, the
+    /// signal was sent, and sshd answering again is the reloaded one.
+    async fn wait_for_sshd_reload(&self, sb: &SandboxInfo, deadline: Duration) -> bool {
+        let (Some(container), Some(addr)) = (sb.containers.get("ssh"), sb.address_of("ssh")) else { return true };
+        let start = tokio::time::Instant::now();
+        loop {
+            let top = match self.docker.top_processes(container, None).await {
+                Ok(top) => top,
+                Err(e) => {
+                    tracing::warn!(%e, sandbox = %sb.id, "cannot list the ssh container's processes");
+                    return false;
+                }
+            };
+            let pending = top.processes.unwrap_or_default().iter().flatten().any(|cmd| cmd.starts_with("/bin/sh ") && cmd.contains("kyoka-entry"));
+            if !pending {
+                break;
+            }
+            if start.elapsed() >= deadline {
+                return false;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        // sshd handles the signal in its main loop: a moment, then it answers.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        crate::probe::wait_until_answers("ssh", addr, deadline.saturating_sub(start.elapsed()).max(Duration::from_secs(5))).await
     }
 
     /// Creates and starts a sandbox: its network, then every service.
     pub async fn create(&self, attacker: Option<&str>) -> Result<SandboxInfo> {
+        self.create_in(attacker, None).await
+    }
+
+    /// [`Self::create`] in a spare network (id, subnet) if given: its id
+    /// becomes the sandbox's. The attacker is then recorded by the
+    /// assignment volume alone (the spare's labels say `pool`).
+    async fn create_in(&self, attacker: Option<&str>, spare: Option<(String, Ipv4Addr)>) -> Result<SandboxInfo> {
         crate::containment::install()?;
-        let id = random_id();
         let attacker_label = attacker.unwrap_or(labels::POOL).to_string();
         let t = std::time::Instant::now();
-        let subnet = self.create_network(&id, &attacker_label).await?;
+        let (id, subnet) = match spare {
+            Some(taken) => taken,
+            None => {
+                let id = random_id();
+                let subnet = self.create_network(&id, &attacker_label, false).await?;
+                (id, subnet)
+            }
+        };
         let network_ms = t.elapsed().as_millis();
+        // A cold sandbox goes straight to its attacker: sshd must not
+        // reload under them (see hostkeys).
+        let ssh_key = if attacker.is_some() { crate::hostkeys::take() } else { None };
         // Each container starts as soon as it exists (no barrier between
         // creating all and starting all: the engine starts the first while
         // it still creates the others), slowest daemon first; the
@@ -286,6 +345,9 @@ impl Orchestrator {
         let (made, labelled) = tokio::join!(
             join_all(self.start_order().into_iter().map(|s| async {
                 let container = self.create_container(&id, &attacker_label, subnet, s).await?;
+                if let (Some(key), "ssh") = (&ssh_key, s.as_str()) {
+                    self.put_host_key(&container, key).await;
+                }
                 self.docker.start_container(&container, None).await?;
                 Ok::<_, Error>((s.clone(), container))
             })),
@@ -325,6 +387,16 @@ impl Orchestrator {
         })
     }
 
+    /// Puts a made-ahead RSA host key into a created (not yet started) ssh
+    /// container; without it, the container makes its own.
+    async fn put_host_key(&self, container: &str, key: &crate::hostkeys::HostKey) {
+        let options = bollard::query_parameters::UploadToContainerOptions { path: "/etc/ssh".into(), ..Default::default() };
+        let tar = bollard::body_full(crate::hostkeys::archive(key).into());
+        if let Err(e) = self.docker.upload_to_container(container, Some(options), tar).await {
+            tracing::warn!(%e, container, "host key not put in place; the container makes its own");
+        }
+    }
+
     /// The configured services, the slowest to answer first.
     fn start_order(&self) -> Vec<&String> {
         let mut order: Vec<&String> = self.config.services.iter().collect();
@@ -332,7 +404,7 @@ impl Orchestrator {
         order
     }
 
-    async fn create_network(&self, id: &str, attacker: &str) -> Result<Ipv4Addr> {
+    async fn create_network(&self, id: &str, attacker: &str, spare: bool) -> Result<Ipv4Addr> {
         // Every instance's networks count: they share the engine's address space.
         let all = HashMap::from([("label".to_string(), vec![labels::SUBNET.to_string()])]);
         let networks = self.docker.list_networks(Some(ListNetworksOptions { filters: Some(all) })).await?;
@@ -345,7 +417,7 @@ impl Orchestrator {
         let mut attempt = 0;
         loop {
             let subnet = crate::subnets::allocate(&self.config.subnet_pool, &used)?;
-            match self.create_network_in(id, attacker, subnet).await {
+            match self.create_network_in(id, attacker, subnet, spare).await {
                 Ok(()) => return Ok(subnet),
                 Err(e) if attempt < 8 => {
                     tracing::debug!(%e, %subnet, "network create failed, next block");
@@ -357,14 +429,17 @@ impl Orchestrator {
         }
     }
 
-    async fn create_network_in(&self, id: &str, attacker: &str, subnet: Ipv4Addr) -> Result<()> {
-        let labels = HashMap::from([
+    async fn create_network_in(&self, id: &str, attacker: &str, subnet: Ipv4Addr, spare: bool) -> Result<()> {
+        let mut labels = HashMap::from([
             (labels::SANDBOX.to_string(), id.to_string()),
             (labels::INSTANCE.to_string(), self.config.instance.clone()),
             (labels::ATTACKER.to_string(), attacker.to_string()),
             (labels::SERVICE.to_string(), labels::NETWORK.to_string()),
             (labels::SUBNET.to_string(), subnet.to_string()),
         ]);
+        if spare {
+            labels.insert(labels::SPARE.to_string(), "1".to_string());
+        }
         let options = HashMap::from([
             ("com.docker.network.bridge.name".to_string(), labels::bridge_name(id)),
             // No NAT out: nothing may leave anyway (containment), and the
@@ -491,12 +566,31 @@ impl Orchestrator {
         Ok(())
     }
 
-    /// Tops the pool up to `pool_size` paused sandboxes.
+    /// Tops the pool up to `pool_size` paused sandboxes (and the spare
+    /// networks up to `spare_networks` first: they take a moment, no memory).
+    /// Returns how many sandboxes it pre-created.
     pub async fn fill_pool(&self) -> Result<usize> {
+        // Spares only speed up cold sandboxes: the pool is filled regardless.
+        if let Err(e) = self.fill_spare_networks().await {
+            tracing::warn!(%e, "spare networks not made");
+        }
         let have = self.sandboxes().await?.iter().filter(|s| s.state == State::Pooled).count();
         let mut made = 0;
         for _ in have..self.config.pool_size {
             self.precreate().await?;
+            made += 1;
+        }
+        Ok(made)
+    }
+
+    /// Tops the spare networks up to `spare_networks`, and as many RSA host
+    /// keys for cold sandboxes; how many networks it made.
+    pub async fn fill_spare_networks(&self) -> Result<usize> {
+        crate::hostkeys::fill(self.config.spare_networks, &self.config.hostname).await;
+        let have = self.spare_networks().await?.len();
+        let mut made = 0;
+        for _ in have..self.config.spare_networks {
+            self.create_network(&random_id(), labels::POOL, true).await?;
             made += 1;
         }
         Ok(made)

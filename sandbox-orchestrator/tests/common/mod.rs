@@ -32,7 +32,7 @@ pub async fn connect(config: Config) -> Orchestrator {
     }
 }
 
-/// Removes every sandbox of this test's instance when dropped.
+/// Removes every sandbox (and spare network) of this test's instance when dropped.
 pub struct Cleanup(pub Config);
 
 impl Drop for Cleanup {
@@ -43,6 +43,9 @@ impl Drop for Cleanup {
                 if let Ok(o) = Orchestrator::connect(config).await {
                     for sb in o.sandboxes().await.unwrap_or_default() {
                         let _ = o.remove(&sb.id).await;
+                    }
+                    for (id, _) in o.spare_networks().await.unwrap_or_default() {
+                        let _ = o.remove(&id).await;
                     }
                 }
             })
@@ -76,16 +79,11 @@ pub fn docker_logs(sb: &SandboxInfo, service: &str) -> String {
     text(&run("docker", &["logs", &sb.containers[service]]))
 }
 
-/// Waits until every service of the sandbox answers like a client expects.
+/// Waits until every service of the sandbox answers like a client expects
+/// and sshd has reloaded with its RSA key (a cold sandbox makes it after
+/// start; a login during the reload is refused).
 pub async fn wait_ready(o: &Orchestrator, sb: &SandboxInfo) {
-    for s in &o.config.services {
-        let addr = sb.address_of(s).unwrap();
-        assert!(
-            sandbox_orchestrator::probe::wait_until_answers(s, addr, Duration::from_secs(60)).await,
-            "{s} of {} never answered at {addr}",
-            sb.id
-        );
-    }
+    assert!(o.wait_ready(sb, Duration::from_secs(60)).await, "{} never answered on every service", sb.id);
 }
 
 /// An ssh command with a password, without sshpass: OpenSSH's askpass.
