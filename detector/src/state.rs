@@ -373,38 +373,31 @@ impl Store {
 
     /// The policy agents get, as it is now.
     pub async fn policy(&self) -> Result<Policy> {
-        let mut conn = self.conn.clone();
-        let raw: Vec<String> = self
-            .read_policy
-            .key(keys::POLICY_VERSION)
-            .key(SETTINGS)
-            .key(keys::DEFAULT_SANDBOX)
-            .key(keys::ATTACKERS)
-            .arg("kyoka:attacker:")
-            .arg("kyoka:sandbox:")
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(policy_from_raw(&raw))
+        Ok(policy_from_raw(&self.read_policy_raw(None).await?))
     }
 
     /// The policy with at most `limit` attackers (those that stay flagged
     /// longest), and how many are flagged: what the UI's pages show,
     /// without reading every attacker.
     pub async fn policy_page(&self, limit: usize) -> Result<(Policy, usize)> {
+        let mut raw = self.read_policy_raw(Some(limit)).await?;
+        let total = if raw.len() > 3 { raw.remove(3).parse().unwrap_or(0) } else { 0 };
+        Ok((policy_from_raw(&raw), total))
+    }
+
+    /// `READ_POLICY`'s answer, whole or one page.
+    async fn read_policy_raw(&self, limit: Option<usize>) -> Result<Vec<String>> {
         let mut conn = self.conn.clone();
-        let mut raw: Vec<String> = self
-            .read_policy
-            .key(keys::POLICY_VERSION)
-            .key(SETTINGS)
+        let mut call = self.read_policy.key(keys::POLICY_VERSION);
+        call.key(SETTINGS)
             .key(keys::DEFAULT_SANDBOX)
             .key(keys::ATTACKERS)
             .arg("kyoka:attacker:")
-            .arg("kyoka:sandbox:")
-            .arg(limit)
-            .invoke_async(&mut conn)
-            .await?;
-        let total = if raw.len() > 3 { raw.remove(3).parse().unwrap_or(0) } else { 0 };
-        Ok((policy_from_raw(&raw), total))
+            .arg("kyoka:sandbox:");
+        if let Some(limit) = limit {
+            call.arg(limit);
+        }
+        Ok(call.invoke_async(&mut conn).await?)
     }
 
     /// Current policy version (0 before any change).
