@@ -164,10 +164,10 @@ return v
 
 /// Everything the policy is made of, read at one instant:
 /// version, settings, default sandbox, then per live attacker
-/// address, expires, reason, since, sandbox.
-/// The policy with every live attacker; with ARGV[3] (a count), only that
-/// many, those that stay flagged longest, and the number of live attackers
-/// after the first three values (a page for people, not for agents).
+/// address, expires, reason, since, sandbox. With ARGV[3] (a count), only
+/// that many attackers, those that stay flagged longest, and the number of
+/// live attackers after the first three values (a page for people, not
+/// for agents).
 const READ_POLICY: &str = r#"
 local now = tonumber(redis.call('TIME')[1])
 local out = {redis.call('GET', KEYS[1]) or '0', redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or ''}

@@ -128,12 +128,11 @@ impl LiveIngest {
                 message: "live ingest takes Ethernet interfaces only".into(),
             });
         }
-        if let Some((network, prefix)) = tag.as_ref().and_then(|t| t.network) {
-            let t = tag.as_ref().expect("a tag with a network");
-            lock(&self.tags).push((
-                device.to_string(),
-                SourceTag { sandbox: t.sandbox.clone(), attacker: t.attacker, network, prefix, since, until: None },
-            ));
+        if let Some(t) = &tag {
+            if let Some((network, prefix)) = t.network {
+                let record = SourceTag { sandbox: t.sandbox.clone(), attacker: t.attacker, network, prefix, since, until: None };
+                lock(&self.tags).push((device.to_string(), record));
+            }
         }
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {

@@ -92,17 +92,9 @@ pub struct SourceTag {
 impl SourceTag {
     /// Whether a packet between `a` and `b` at `ts` was this sandbox's.
     pub fn covers(&self, a: std::net::IpAddr, b: std::net::IpAddr, ts: model::Timestamp) -> bool {
-        let inside = |ip: std::net::IpAddr| match (ip, self.network) {
-            (std::net::IpAddr::V4(ip), std::net::IpAddr::V4(net)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix.min(32))).unwrap_or(0);
-                u32::from(ip) & mask == u32::from(net) & mask
-            }
-            (std::net::IpAddr::V6(ip), std::net::IpAddr::V6(net)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix.min(128))).unwrap_or(0);
-                u128::from(ip) & mask == u128::from(net) & mask
-            }
-            _ => false,
-        };
+        let max = if self.network.is_ipv4() { 32 } else { 128 };
+        let (first, last) = crate::index::query::cidr(self.network, u32::from(self.prefix).min(max));
+        let inside = |ip| (first..=last).contains(&ip);
         ts >= self.since && self.until.is_none_or(|u| ts <= u) && (inside(a) || inside(b))
     }
 }
@@ -175,8 +167,15 @@ impl Manifest {
         Ok(Some(m))
     }
 
+    /// Writes the manifest one generation up.
     pub fn save(&mut self, path: &Path) -> Result<()> {
         self.generation += 1;
+        self.write(path)
+    }
+
+    /// Writes the manifest with the generation it has (one an index
+    /// commit already carries).
+    pub fn write(&self, path: &Path) -> Result<()> {
         let dir = path.parent().unwrap_or(Path::new("."));
         let tmp = path.with_extension("json.tmp");
         let json = serde_json::to_vec_pretty(self).map_err(|e| Error::io(&tmp)(e.into()))?;

@@ -290,9 +290,8 @@ impl Store {
     /// (after the store sync and the index commit) becomes the checkpoint.
     pub fn install(&mut self, next: Manifest) -> Result<()> {
         self.manifest = next;
-        // Saved as made: the index holds this generation.
-        self.manifest.generation -= 1;
-        self.save_manifest()
+        // Written as made: the index holds this generation.
+        self.manifest.write(&self.layout.manifest())
     }
 
     fn roll(&mut self, link_type: u32) -> Result<()> {
