@@ -21,8 +21,9 @@ pub struct Config {
     pub subnet_pool: String,
     /// Paused, pre-created sandboxes kept ready.
     pub pool_size: usize,
-    /// Empty sandbox networks kept ready (no containers, no memory): a
-    /// cold sandbox takes one instead of waiting for a network create.
+    /// Sandbox networks kept ready, each with the `sleep` container that
+    /// holds its address (no service, about 1 MiB): a cold sandbox takes
+    /// one instead of waiting for the engine to make both.
     pub spare_networks: usize,
     /// Attacker sandboxes at most; more attackers share one sandbox.
     pub max_sandboxes: usize,

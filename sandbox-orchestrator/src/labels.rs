@@ -17,6 +17,10 @@ pub const POOL: &str = "pool";
 pub const SHARED: &str = "shared";
 /// `kyoka.service` of the network and of the assignment volume.
 pub const NETWORK: &str = "network";
+/// `kyoka.service` of the container that holds a sandbox's network
+/// namespace (its one address on the sandbox network); every service
+/// container joins it, as the daemons of one real server share its address.
+pub const NETNS: &str = "netns";
 pub const ASSIGNMENT: &str = "assignment";
 
 /// Assignment of a pool sandbox: labels cannot change after creation, so

@@ -36,6 +36,15 @@ fn label_filter(instance: &str, extra: Option<(&str, &str)>) -> HashMap<String, 
     HashMap::from([("label".to_string(), values)])
 }
 
+/// A network made ahead (see `spare_networks`), with the container that
+/// holds its address if that still runs.
+#[derive(Clone, Debug)]
+struct Spare {
+    id: String,
+    subnet: Ipv4Addr,
+    netns: Option<String>,
+}
+
 fn random_id() -> String {
     let mut b = [0u8; 4];
     let _ = getrandom::fill(&mut b);
@@ -50,8 +59,7 @@ impl Orchestrator {
         let docker = Docker::connect_with_local_defaults()?.negotiate_version().await?;
         docker.ping().await?;
         let o = Orchestrator { docker, config };
-        for s in &o.config.services {
-            let image = o.image(s);
+        for image in o.config.services.iter().map(|s| o.image(s)).chain([o.netns_image()]) {
             if o.docker.inspect_image(&image).await.is_err() {
                 return Err(Error::MissingImage { image });
             }
@@ -63,6 +71,11 @@ impl Orchestrator {
         format!("{}{}:latest", self.config.image_prefix, service)
     }
 
+    /// The netns container runs `sleep` from the images' common base.
+    fn netns_image(&self) -> String {
+        self.image("base")
+    }
+
     /// Every sandbox Docker knows of, complete or not.
     pub async fn sandboxes(&self) -> Result<Vec<SandboxInfo>> {
         Ok(self.inventory().await?.0)
@@ -70,11 +83,11 @@ impl Orchestrator {
 
     /// Spare networks (id, subnet): made ahead, no container in them yet.
     pub async fn spare_networks(&self) -> Result<Vec<(String, Ipv4Addr)>> {
-        Ok(self.inventory().await?.1)
+        Ok(self.inventory().await?.1.into_iter().map(|s| (s.id, s.subnet)).collect())
     }
 
     /// The sandboxes, and the spare networks apart from them.
-    async fn inventory(&self) -> Result<(Vec<SandboxInfo>, Vec<(String, Ipv4Addr)>)> {
+    async fn inventory(&self) -> Result<(Vec<SandboxInfo>, Vec<Spare>)> {
         // Three independent listings, asked at once (this is on the path of
         // every warm assignment).
         let filter = label_filter(&self.config.instance, None);
@@ -104,6 +117,7 @@ impl Orchestrator {
                     subnet,
                     bridge: labels::bridge_name(id),
                     containers: BTreeMap::new(),
+                    netns: None,
                     paused: 0,
                     running: 0,
                 },
@@ -117,6 +131,12 @@ impl Orchestrator {
                 orphans.push(id.clone());
                 continue;
             };
+            if service == labels::NETNS {
+                if c.state == Some(ContainerSummaryStateEnum::RUNNING) {
+                    sb.netns = c.id.clone();
+                }
+                continue;
+            }
             sb.containers.insert(service.clone(), c.id.clone().unwrap_or_default());
             match c.state {
                 Some(ContainerSummaryStateEnum::PAUSED) => sb.paused += 1,
@@ -138,14 +158,14 @@ impl Orchestrator {
         by_id.retain(|id, sb| {
             let spare = spare_ids.contains(id) && sb.containers.is_empty() && sb.attacker.is_none();
             if spare {
-                spares.push((id.clone(), sb.subnet));
+                spares.push(Spare { id: id.clone(), subnet: sb.subnet, netns: sb.netns.clone() });
             }
             !spare
         });
         let wanted = self.config.services.len();
         let mut out: Vec<SandboxInfo> = by_id.into_values().collect();
         for sb in &mut out {
-            let complete = sb.containers.len() == wanted && sb.paused + sb.running == wanted;
+            let complete = sb.containers.len() == wanted && sb.paused + sb.running == wanted && sb.netns.is_some();
             sb.state = match (complete, sb.attacker.is_some(), sb.paused) {
                 (false, _, _) => State::Broken,
                 (true, false, p) if p == wanted => State::Pooled,
@@ -164,6 +184,7 @@ impl Orchestrator {
                     subnet: Ipv4Addr::UNSPECIFIED,
                     bridge: labels::bridge_name(&id),
                     containers: BTreeMap::new(),
+                    netns: None,
                     paused: 0,
                     running: 0,
                 });
@@ -319,20 +340,30 @@ impl Orchestrator {
         self.create_in(attacker, None).await
     }
 
-    /// [`Self::create`] in a spare network (id, subnet) if given: its id
-    /// becomes the sandbox's. The attacker is then recorded by the
-    /// assignment volume alone (the spare's labels say `pool`).
-    async fn create_in(&self, attacker: Option<&str>, spare: Option<(String, Ipv4Addr)>) -> Result<SandboxInfo> {
+    /// [`Self::create`] in a spare network if given: its id becomes the
+    /// sandbox's. The attacker is then recorded by the assignment volume
+    /// alone (the spare's labels say `pool`).
+    async fn create_in(&self, attacker: Option<&str>, spare: Option<Spare>) -> Result<SandboxInfo> {
         crate::containment::install()?;
         let attacker_label = attacker.unwrap_or(labels::POOL).to_string();
         let t = std::time::Instant::now();
-        let (id, subnet) = match spare {
-            Some(taken) => taken,
+        let (id, subnet, netns) = match spare {
+            Some(s) => (s.id, s.subnet, s.netns),
             None => {
                 let id = random_id();
                 let subnet = self.create_network(&id, &attacker_label, false).await?;
-                (id, subnet)
+                (id, subnet, None)
             }
+        };
+        let netns = match netns {
+            Some(running) => running,
+            None => match self.start_netns(&id, subnet).await {
+                Ok(made) => made,
+                Err(e) => {
+                    self.remove(&id).await?;
+                    return Err(e);
+                }
+            },
         };
         let network_ms = t.elapsed().as_millis();
         // A cold sandbox goes straight to its attacker: sshd must not
@@ -344,7 +375,7 @@ impl Orchestrator {
         // assignment volume is made meanwhile.
         let (made, labelled) = tokio::join!(
             join_all(self.start_order().into_iter().map(|s| async {
-                let container = self.create_container(&id, &attacker_label, subnet, s).await?;
+                let container = self.create_container(&id, &attacker_label, &netns, s).await?;
                 if let (Some(key), "ssh") = (&ssh_key, s.as_str()) {
                     self.put_host_key(&container, key).await;
                 }
@@ -382,6 +413,7 @@ impl Orchestrator {
             subnet,
             bridge: labels::bridge_name(&id),
             containers,
+            netns: Some(netns),
             paused: 0,
             running,
         })
@@ -469,8 +501,61 @@ impl Orchestrator {
         Ok(())
     }
 
-    /// Creates one service's container; its id.
-    async fn create_container(&self, id: &str, attacker: &str, subnet: Ipv4Addr, service: &str) -> Result<String> {
+    /// Creates and starts the container that holds a sandbox's address on
+    /// its network: `sleep` as nobody with nothing else allowed, so the
+    /// namespace outlives any daemon the attacker kills. Made ahead with
+    /// spare networks: joining a namespace costs the engine far less than
+    /// a new endpoint (veth pair, embedded-DNS rules) per service.
+    async fn start_netns(&self, id: &str, subnet: Ipv4Addr) -> Result<String> {
+        let labels = HashMap::from([
+            (labels::SANDBOX.to_string(), id.to_string()),
+            (labels::INSTANCE.to_string(), self.config.instance.clone()),
+            (labels::SERVICE.to_string(), labels::NETNS.to_string()),
+        ]);
+        let network = labels::network_name(id);
+        let endpoint = EndpointSettings {
+            ipam_config: Some(EndpointIpamConfig {
+                ipv4_address: Some(crate::subnets::host(subnet, crate::subnets::SANDBOX_HOST).to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let memory = 16 << 20;
+        let host_config = HostConfig {
+            network_mode: Some(network.clone()),
+            memory: Some(memory),
+            memory_swap: Some(memory),
+            pids_limit: Some(4),
+            cap_drop: Some(vec!["ALL".into()]),
+            security_opt: Some(vec!["no-new-privileges:true".into()]),
+            readonly_rootfs: Some(true),
+            init: Some(true),
+            ..Default::default()
+        };
+        let made = self
+            .docker
+            .create_container(
+                Some(CreateContainerOptions { name: Some(labels::container_name(id, labels::NETNS)), ..Default::default() }),
+                ContainerCreateBody {
+                    image: Some(self.netns_image()),
+                    entrypoint: Some(vec!["sleep".into()]),
+                    cmd: Some(vec!["infinity".into()]),
+                    user: Some("65534:65534".into()),
+                    // The services share its UTS namespace too.
+                    hostname: Some(self.config.hostname.clone()),
+                    labels: Some(labels),
+                    host_config: Some(host_config),
+                    networking_config: Some(NetworkingConfig { endpoints_config: Some(HashMap::from([(network, endpoint)])) }),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        self.docker.start_container(&made.id, None).await?;
+        Ok(made.id)
+    }
+
+    /// Creates one service's container in the sandbox's network namespace; its id.
+    async fn create_container(&self, id: &str, attacker: &str, netns: &str, service: &str) -> Result<String> {
         let spec = services::spec(service).ok_or_else(|| Error::Config(format!("unknown service {service}")))?;
         let c = &self.config;
         let labels = HashMap::from([
@@ -480,17 +565,9 @@ impl Orchestrator {
             (labels::SERVICE.to_string(), service.to_string()),
         ]);
         let env: Vec<String> = c.service_env.get(service).into_iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
-        let network = labels::network_name(id);
-        let endpoint = EndpointSettings {
-            ipam_config: Some(EndpointIpamConfig {
-                ipv4_address: Some(crate::subnets::host(subnet, spec.host).to_string()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
         let memory = (c.memory_limit_mb * 1024 * 1024) as i64;
         let host_config = HostConfig {
-            network_mode: Some(network.clone()),
+            network_mode: Some(format!("container:{netns}")),
             memory: Some(memory),
             // No swap beyond the limit: a memory hog meets the OOM killer.
             memory_swap: Some(memory),
@@ -510,11 +587,9 @@ impl Orchestrator {
                 Some(CreateContainerOptions { name: Some(labels::container_name(id, service)), ..Default::default() }),
                 ContainerCreateBody {
                     image: Some(self.image(service)),
-                    hostname: Some(c.hostname.clone()),
                     labels: Some(labels),
                     env: Some(env),
                     host_config: Some(host_config),
-                    networking_config: Some(NetworkingConfig { endpoints_config: Some(HashMap::from([(network, endpoint)])) }),
                     ..Default::default()
                 },
             )
@@ -590,7 +665,12 @@ impl Orchestrator {
         let have = self.spare_networks().await?.len();
         let mut made = 0;
         for _ in have..self.config.spare_networks {
-            self.create_network(&random_id(), labels::POOL, true).await?;
+            let id = random_id();
+            let subnet = self.create_network(&id, labels::POOL, true).await?;
+            if let Err(e) = self.start_netns(&id, subnet).await {
+                self.remove(&id).await?;
+                return Err(e);
+            }
             made += 1;
         }
         Ok(made)

@@ -30,6 +30,10 @@ pub struct SandboxInfo {
     pub bridge: String,
     /// service → container id.
     pub containers: BTreeMap<String, String>,
+    /// The running container holding the network namespace the services
+    /// share (see [`crate::labels::NETNS`]); None when it is gone.
+    #[serde(skip)]
+    pub netns: Option<String>,
     #[serde(skip)]
     pub paused: usize,
     #[serde(skip)]
@@ -43,7 +47,7 @@ impl SandboxInfo {
             .filter_map(|name| services::spec(name))
             .map(|s| model::policy::Endpoint {
                 service: s.name.to_string(),
-                address: IpAddr::V4(crate::subnets::host(self.subnet, s.host)),
+                address: self.address(),
                 port: s.port,
             })
             .collect()
@@ -55,7 +59,12 @@ impl SandboxInfo {
 
     pub fn address_of(&self, service: &str) -> Option<SocketAddr> {
         let s = services::spec(service)?;
-        Some(SocketAddr::new(IpAddr::V4(crate::subnets::host(self.subnet, s.host)), s.port))
+        Some(SocketAddr::new(self.address(), s.port))
+    }
+
+    /// The one address all its services listen on.
+    pub fn address(&self) -> IpAddr {
+        IpAddr::V4(crate::subnets::host(self.subnet, crate::subnets::SANDBOX_HOST))
     }
 
     pub fn is_shared(&self) -> bool {

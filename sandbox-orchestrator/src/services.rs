@@ -6,8 +6,6 @@
 pub struct ServiceSpec {
     pub name: &'static str,
     pub port: u16,
-    /// Host offset inside the sandbox subnet (.1 is the bridge).
-    pub host: u8,
     pub cap_add: &'static [&'static str],
     /// Read-only root: the daemon writes nothing an attacker leaves behind.
     /// Writable for ssh, ftp, mysql and redis: what attackers write there
@@ -23,7 +21,6 @@ pub const SPECS: &[ServiceSpec] = &[
     ServiceSpec {
         name: "ftp",
         port: 21,
-        host: 2,
         // vsftpd: privilege separation (setuid, chroot), port 21, file ownership.
         cap_add: &["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"],
         read_only: false,
@@ -33,7 +30,6 @@ pub const SPECS: &[ServiceSpec] = &[
     ServiceSpec {
         name: "ssh",
         port: 22,
-        host: 3,
         // sshd: privilege separation (setuid, chroot), port 22, ptys.
         cap_add: &["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"],
         read_only: false,
@@ -43,7 +39,6 @@ pub const SPECS: &[ServiceSpec] = &[
     ServiceSpec {
         name: "http",
         port: 80,
-        host: 4,
         // nginx: port 80, workers as www-data, temp dirs chowned to them.
         cap_add: &["NET_BIND_SERVICE", "SETUID", "SETGID", "CHOWN"],
         read_only: true,
@@ -53,7 +48,6 @@ pub const SPECS: &[ServiceSpec] = &[
     ServiceSpec {
         name: "rsync",
         port: 873,
-        host: 5,
         // rsyncd: port 873, then uid nobody.
         cap_add: &["NET_BIND_SERVICE", "SETUID", "SETGID"],
         read_only: true,
@@ -61,9 +55,9 @@ pub const SPECS: &[ServiceSpec] = &[
         start_rank: 2,
     },
     // The rest run as their own unprivileged user on high ports: no capabilities.
-    ServiceSpec { name: "mysql", port: 3306, host: 6, cap_add: &[], read_only: false, tmpfs: &[], start_rank: 0 },
-    ServiceSpec { name: "redis", port: 6379, host: 7, cap_add: &[], read_only: false, tmpfs: &[], start_rank: 2 },
-    ServiceSpec { name: "mongo", port: 27017, host: 8, cap_add: &[], read_only: true, tmpfs: &["/tmp"], start_rank: 2 },
+    ServiceSpec { name: "mysql", port: 3306, cap_add: &[], read_only: false, tmpfs: &[], start_rank: 0 },
+    ServiceSpec { name: "redis", port: 6379, cap_add: &[], read_only: false, tmpfs: &[], start_rank: 2 },
+    ServiceSpec { name: "mongo", port: 27017, cap_add: &[], read_only: true, tmpfs: &["/tmp"], start_rank: 2 },
 ];
 
 pub fn spec(name: &str) -> Option<&'static ServiceSpec> {

@@ -8,6 +8,9 @@ use std::net::Ipv4Addr;
 use crate::error::{Error, Result};
 
 pub const PREFIX: u8 = 27;
+/// Host offset of a sandbox's one address (.1 is the bridge): every
+/// service listens there, on its own port.
+pub const SANDBOX_HOST: u8 = 2;
 
 /// (base address, prefix length) of `a.b.c.d/n`.
 pub fn parse_pool(pool: &str) -> Result<(Ipv4Addr, u8)> {
