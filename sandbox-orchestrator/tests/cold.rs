@@ -21,6 +21,8 @@ fn a_cold_sandbox_takes_a_spare_network_and_a_ready_host_key() {
     let spares = rt.block_on(o.spare_networks()).unwrap();
     assert_eq!(spares.len(), 1, "{spares:?}");
     assert!(hostkeys::stocked() >= 1, "no host key made ahead (ssh-keygen on the host?)");
+    let holders = text(&run("docker", &["ps", "-q", "--filter", &format!("label=kyoka.sandbox={}", spares[0].0), "--filter", "label=kyoka.service=netns"]));
+    assert_eq!(holders.lines().count(), 1, "a spare network comes with its running netns container: {holders}");
     // A spare is no sandbox, and a restarted orchestrator keeps it.
     assert!(rt.block_on(o.sandboxes()).unwrap().is_empty());
     let restarted = rt.block_on(connect(config.clone()));

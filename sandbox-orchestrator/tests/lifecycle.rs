@@ -111,7 +111,10 @@ fn a_restarted_orchestrator_adopts_without_leaks_or_duplicates() {
         // A half-made sandbox, as a crash in the middle of a create leaves it.
         let broken = o.create(None).await.unwrap();
         o.docker.remove_container(&broken.containers["redis"], Some(bollard::query_parameters::RemoveContainerOptions { force: true, ..Default::default() })).await.unwrap();
-        (a, broken.id)
+        // And one whose network namespace holder is gone (its daemons lost their address).
+        let homeless = o.create(None).await.unwrap();
+        o.docker.remove_container(homeless.netns.as_deref().unwrap(), Some(bollard::query_parameters::RemoveContainerOptions { force: true, ..Default::default() })).await.unwrap();
+        (a, broken.id, homeless.id)
     });
     // "Restart": a new orchestrator with nothing but Docker's labels.
     rt.block_on(async {
@@ -119,7 +122,9 @@ fn a_restarted_orchestrator_adopts_without_leaks_or_duplicates() {
         let kept = o.adopt().await.unwrap();
         assert_eq!(kept.len(), 1, "{kept:?}");
         assert_eq!(kept[0].id, first.0.sandbox);
-        assert!(o.sandboxes().await.unwrap().iter().all(|s| s.id != first.1), "the broken sandbox leaked");
+        assert!(o.sandboxes().await.unwrap().iter().all(|s| s.id != first.1 && s.id != first.2), "a broken sandbox leaked");
+        let left = text(&run("docker", &["ps", "-aq", "--filter", &format!("label=kyoka.sandbox={}", first.2)]));
+        assert!(left.trim().is_empty(), "the containers of the sandbox without its netns leaked: {left}");
         let nets = text(&run("docker", &["network", "ls", "-q", "--filter", &format!("label=kyoka.sandbox={}", first.1)]));
         assert!(nets.trim().is_empty(), "its network leaked");
         let again = o.assign(attacker).await.unwrap();

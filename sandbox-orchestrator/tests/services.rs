@@ -21,6 +21,12 @@ fn real_clients_get_real_answers_from_every_service() {
     let sb = rt.block_on(o.get(&a.sandbox)).unwrap();
     rt.block_on(wait_ready(&o, &sb));
     let ep = |s: &str| a.endpoints.iter().find(|e| e.service == s).unwrap().clone();
+    // One server: every service on one address, one host name.
+    assert!(a.endpoints.iter().all(|e| e.address == a.endpoints[0].address), "{a:?}");
+    for service in ["ssh", "mysql"] {
+        let name = text(&run("docker", &["exec", &sb.containers[service], "hostname"]));
+        assert_eq!(name.trim(), "srv01", "{service}");
+    }
 
     // FTP: log in with a weak pair, list, upload.
     let ftp = ep("ftp");
