@@ -81,7 +81,8 @@ impl Orchestrator {
         Ok(self.inventory().await?.0)
     }
 
-    /// Spare networks (id, subnet): made ahead, no container in them yet.
+    /// Spare networks (id, subnet): made ahead with their netns container,
+    /// no service in them yet.
     pub async fn spare_networks(&self) -> Result<Vec<(String, Ipv4Addr)>> {
         Ok(self.inventory().await?.1.into_iter().map(|s| (s.id, s.subnet)).collect())
     }
@@ -152,8 +153,8 @@ impl Orchestrator {
                 orphans.push(id.clone());
             }
         }
-        // A spare network nothing has joined yet is not a sandbox. Once a
-        // create has taken it, it is one (broken until complete).
+        // A spare network no service has joined yet is not a sandbox. Once
+        // a create has taken it, it is one (broken until complete).
         let mut spares = Vec::new();
         by_id.retain(|id, sb| {
             let spare = spare_ids.contains(id) && sb.containers.is_empty() && sb.attacker.is_none();
@@ -357,13 +358,7 @@ impl Orchestrator {
         };
         let netns = match netns {
             Some(running) => running,
-            None => match self.start_netns(&id, subnet).await {
-                Ok(made) => made,
-                Err(e) => {
-                    self.remove(&id).await?;
-                    return Err(e);
-                }
-            },
+            None => self.start_netns(&id, subnet).await?,
         };
         let network_ms = t.elapsed().as_millis();
         // A cold sandbox goes straight to its attacker: sshd must not
@@ -505,8 +500,17 @@ impl Orchestrator {
     /// its network: `sleep` as nobody with nothing else allowed, so the
     /// namespace outlives any daemon the attacker kills. Made ahead with
     /// spare networks: joining a namespace costs the engine far less than
-    /// a new endpoint (veth pair, embedded-DNS rules) per service.
+    /// a new endpoint (veth pair, embedded-DNS rules) per service. When
+    /// that fails, the network goes too.
     async fn start_netns(&self, id: &str, subnet: Ipv4Addr) -> Result<String> {
+        let started = self.create_and_start_netns(id, subnet).await;
+        if started.is_err() {
+            self.remove(id).await?;
+        }
+        started
+    }
+
+    async fn create_and_start_netns(&self, id: &str, subnet: Ipv4Addr) -> Result<String> {
         let labels = HashMap::from([
             (labels::SANDBOX.to_string(), id.to_string()),
             (labels::INSTANCE.to_string(), self.config.instance.clone()),
@@ -667,10 +671,7 @@ impl Orchestrator {
         for _ in have..self.config.spare_networks {
             let id = random_id();
             let subnet = self.create_network(&id, labels::POOL, true).await?;
-            if let Err(e) = self.start_netns(&id, subnet).await {
-                self.remove(&id).await?;
-                return Err(e);
-            }
+            self.start_netns(&id, subnet).await?;
             made += 1;
         }
         Ok(made)
