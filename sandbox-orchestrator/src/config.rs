@@ -22,7 +22,7 @@ pub struct Config {
     /// Paused, pre-created sandboxes kept ready.
     pub pool_size: usize,
     /// Sandbox networks kept ready, each with the `sleep` container that
-    /// holds its address (no service, about 1 MiB): a cold sandbox takes
+    /// holds its address (no service, about 2.6 MiB): a cold sandbox takes
     /// one instead of waiting for the engine to make both.
     pub spare_networks: usize,
     /// Attacker sandboxes at most; more attackers share one sandbox.
