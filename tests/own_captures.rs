@@ -43,7 +43,9 @@ struct Capture {
     facts: Value,
     events: Vec<Value>,
     /// Where the engine kept extracted files (`<dir>/<sha256>`).
-    artifacts: tempfile::TempDir,
+    /// The folder `store` keeps its files in, removed with the capture.
+    _artifacts: tempfile::TempDir,
+    store: ArtifactStore,
 }
 
 fn load(protocol: &str, name: &str) -> Capture {
@@ -77,7 +79,8 @@ fn dissect(name: &str, pcap: &Path, facts: Value) -> Capture {
         name: name.to_string(),
         facts,
         events,
-        artifacts,
+        _artifacts: artifacts,
+        store,
     }
 }
 
@@ -106,7 +109,7 @@ impl Capture {
 
     /// The bytes the engine kept for a SHA-256.
     fn artifact(&self, sha256: &str) -> Option<Vec<u8>> {
-        std::fs::read(self.artifacts.path().join(sha256)).ok()
+        self.store.read(sha256)
     }
 
     /// Every flow to the facts' server address and port was identified as
@@ -474,11 +477,10 @@ fn check_ftp(c: &Capture) {
             ours["missing_bytes"].as_u64(),
             Some(0),
         );
-        let path = ours["artifact"].as_str().map(PathBuf::from);
-        check.truth(
-            format!("{what} artifact path reported"),
-            path.as_ref()
-                .is_some_and(|p| p.starts_with(c.artifacts.path())),
+        check.eq(
+            format!("{what} artifact named"),
+            str_of(&ours["artifact"]),
+            str_of(&ours["sha256"]),
         );
     }
     let summary = format!(

@@ -132,17 +132,23 @@ fn check_consistent(dir: &Path) {
         let s = index.text_of(&doc, f.session_id).unwrap();
         assert!(flow_sessions.contains(&s), "a session with no flow: {s}");
     }
-    if let Ok(entries) = std::fs::read_dir(layout.artifacts()) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_str().unwrap().to_string();
-            if name.len() == 64 {
-                let q = index.term(f.sha256, &name);
-                assert!(
-                    index.count(&searcher, q.as_ref()).unwrap() > 0,
-                    "unreferenced artifact {name}"
-                );
-            }
-        }
+    let mut kept: Vec<String> = std::fs::read_dir(layout.artifacts())
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_str().unwrap().to_string())
+                .filter(|name| name.len() == 64)
+                .collect()
+        })
+        .unwrap_or_default();
+    let packed = capture::artifact::pack::PackIndex::load(&layout.artifacts().join("packs")).unwrap();
+    kept.extend(packed.entries().map(|(sha, _)| hex::encode(sha)));
+    for name in kept {
+        let q = index.term(f.sha256, &name);
+        assert!(
+            index.count(&searcher, q.as_ref()).unwrap() > 0,
+            "unreferenced artifact {name}"
+        );
     }
     // Every packet still indexed can be exported.
     export(dir, "");

@@ -80,20 +80,22 @@ pub async fn search_pcap(State(st): State<AppState>, _u: CurrentUser, RawQuery(r
 }
 
 pub async fn artifact(State(st): State<AppState>, _u: CurrentUser, Path(sha256): Path<String>) -> Result<Response, AppError> {
-    let path = st
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let name = sha256.clone();
+    let at = st
         .with_browser(move |b| b.artifact(&sha256).ok_or_else(AppError::not_found))
         .await?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file").to_string();
-    let file = tokio::fs::File::open(&path).await.map_err(|_| AppError::not_found())?;
-    let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    // Packed artifacts share a file: only their slot of it is sent.
+    let mut file = tokio::fs::File::open(&at.path).await.map_err(|_| AppError::not_found())?;
+    file.seek(std::io::SeekFrom::Start(at.offset)).await.map_err(|_| AppError::not_found())?;
     Ok((
         [
             // Never rendered by the browser: always a download.
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-            (header::CONTENT_LENGTH, len.to_string()),
+            (header::CONTENT_LENGTH, at.len.to_string()),
             (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.bin\"")),
         ],
-        Body::from_stream(tokio_util::io::ReaderStream::new(file)),
+        Body::from_stream(tokio_util::io::ReaderStream::new(file.take(at.len))),
     )
         .into_response())
 }

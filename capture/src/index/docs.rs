@@ -78,8 +78,8 @@ pub struct PendingEvent {
     pub source: std::sync::Arc<str>,
     pub event: Event,
     pub facts: Facts,
-    pub session_id: String,
-    pub flow_key: String,
+    pub session_id: std::sync::Arc<str>,
+    pub flow_key: std::sync::Arc<str>,
     /// Set for sandbox traffic (see `ops::live`).
     pub tag: Option<std::sync::Arc<crate::ops::live::Tag>>,
 }

@@ -457,13 +457,9 @@ impl Browser {
         }))
     }
 
-    /// The path of an extracted file, when `sha256` names one.
-    pub fn artifact(&self, sha256: &str) -> Option<PathBuf> {
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
-            return None;
-        }
-        let p = layout(&self.data).artifacts().join(sha256);
-        p.is_file().then_some(p)
+    /// Where an extracted file's bytes are, when `sha256` names one.
+    pub fn artifact(&self, sha256: &str) -> Option<crate::artifact::Located> {
+        crate::artifact::locate(&layout(&self.data).artifacts(), sha256)
     }
 
     /// How many documents of `kind` match `text`.

@@ -70,8 +70,7 @@ pub fn ingest(
     progress: &mut dyn FnMut(&Progress<'_>),
 ) -> Result<IngestReport> {
     let started = Instant::now();
-    let (mut store, index) = open_for_writing(data, options)?;
-    let artifacts = ArtifactStore::in_dir(store.layout().artifacts())?;
+    let (mut store, index, artifacts) = open_for_writing(data, options)?;
     let mut report = IngestReport::default();
     for path in files {
         // A file that cannot be read is reported and the others go on.
@@ -180,6 +179,7 @@ pub fn ingest(
         });
         super::commit_point(
             &mut store,
+            &artifacts,
             &mut writer,
             Source {
                 id,
@@ -197,7 +197,7 @@ pub fn ingest(
             },
         )?;
         writer.close()?;
-        crate::store::retention::enforce(&mut store, &index)?;
+        crate::store::retention::enforce(&mut store, &index, &artifacts)?;
         add(&mut report.totals, counts);
         report.bytes_read += file_bytes;
         report.files.push(FileReport {
@@ -287,7 +287,7 @@ pub fn reindex(
     }
     store.clear_pending()?;
     let index = Index::open_or_create(&index_dir)?;
-    let artifacts = ArtifactStore::in_dir(store.layout().artifacts())?;
+    let artifacts = ArtifactStore::packed(store.layout().artifacts())?;
     let mut report = IngestReport::default();
     for source in &store.manifest().sources {
         let Some(link) = LinkType::from_dlt(source.link_type as i32) else {
@@ -335,6 +335,9 @@ pub fn reindex(
             }
         }
         let counts = pipeline.finish()?;
+        artifacts
+            .sync()
+            .map_err(Error::io(store.layout().artifacts()))?;
         writer.commit()?;
         writer.close()?;
         add(&mut report.totals, counts);

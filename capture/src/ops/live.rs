@@ -91,7 +91,7 @@ impl LiveIngest {
     /// [`listen`]: LiveIngest::listen
     pub fn start(data: &Path, options: &Options, commit_every: Duration) -> Result<LiveIngest> {
         // Opened here so a locked or broken folder fails the caller.
-        let (store, index) = open_for_writing(data, options)?;
+        let (store, index, artifacts) = open_for_writing(data, options)?;
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let options = options.clone();
         let path = data.to_path_buf();
@@ -100,7 +100,7 @@ impl LiveIngest {
             let tags = tags.clone();
             std::thread::Builder::new()
                 .name("kyoka-live".into())
-                .spawn(move || write_loop(store, index, &options, rx, commit_every, &tags))
+                .spawn(move || write_loop(store, index, artifacts, &options, rx, commit_every, &tags))
                 .map_err(Error::io(&path))?
         };
         Ok(LiveIngest {
@@ -271,16 +271,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn write_loop(
     mut store: Store,
     index: Index,
+    artifacts: ArtifactStore,
     options: &Options,
     rx: Receiver<Msg>,
     commit_every: Duration,
     tags: &Mutex<Vec<(String, SourceTag)>>,
 ) -> Result<Counts> {
     let tags = || lock(tags).iter().map(|(_, t)| t.clone()).collect::<Vec<_>>();
-    let artifacts = ArtifactStore::in_dir(store.layout().artifacts())?;
     let run = format!("live-{}", now_micros());
     let mut writer = index.writer()?;
-    let engine = Engine::new(options.engine.clone(), artifacts);
+    let engine = Engine::new(options.engine.clone(), artifacts.clone());
     let mut pipeline = Pipeline::new(
         engine,
         LinkType::Ethernet,
@@ -318,14 +318,14 @@ fn write_loop(
             let counts = pipeline.counts;
             // Flows whose linger ended are documents without new packets.
             if counts != committed {
-                chunk.commit(&mut store, pipeline.writer_mut(), counts, committed, tags())?;
+                chunk.commit(&mut store, &artifacts, pipeline.writer_mut(), counts, committed, tags())?;
                 committed = counts;
-                crate::store::retention::enforce(&mut store, &index)?;
+                crate::store::retention::enforce(&mut store, &index, &artifacts)?;
             }
         }
     }
     let counts = pipeline.finish()?;
-    chunk.commit(&mut store, &mut writer, counts, committed, tags())?;
+    chunk.commit(&mut store, &artifacts, &mut writer, counts, committed, tags())?;
     writer.close()?;
     Ok(counts)
 }
@@ -359,6 +359,7 @@ impl Chunk {
     fn commit(
         &mut self,
         store: &mut Store,
+        artifacts: &ArtifactStore,
         writer: &mut Writer,
         now: Counts,
         before: Counts,
@@ -366,6 +367,7 @@ impl Chunk {
     ) -> Result<()> {
         if self.packets == 0 && (!self.recorded || now == before) {
             store.sync()?;
+            artifacts.sync().map_err(Error::io(store.layout().artifacts()))?;
             return writer.commit();
         }
         self.recorded = true;
@@ -383,7 +385,7 @@ impl Chunk {
             error: None,
             tags,
         };
-        super::commit_point(store, writer, source)?;
+        super::commit_point(store, artifacts, writer, source)?;
         self.packets = 0;
         self.bytes = 0;
         Ok(())

@@ -14,6 +14,7 @@ pub use export::{export, ExportReport};
 pub use ingest::{ingest, reindex, FileReport, IngestReport, Progress};
 pub use search::{search, stats, Stats};
 
+use crate::artifact::ArtifactStore;
 use crate::index::Index;
 use crate::store::{Layout, Result, Store, StoreConfig};
 
@@ -42,15 +43,16 @@ impl Default for Options {
     }
 }
 
-/// The store and index opened for writing, recovered after a crash: store
-/// files cut back to the last commit point and the index documents of an
-/// ingest that did not commit deleted.
+/// The store, index and artifacts opened for writing, recovered after a
+/// crash: store files cut back to the last commit point and the index
+/// documents of an ingest that did not commit deleted.
 pub(crate) fn open_for_writing(
     data: &std::path::Path,
     options: &Options,
-) -> Result<(Store, Index)> {
+) -> Result<(Store, Index, ArtifactStore)> {
     let mut store = open_store(data, options)?;
     let index = Index::open_or_create(&store.layout().index())?;
+    let artifacts = ArtifactStore::packed(store.layout().artifacts())?;
     if let Some(pending) = store.pending().map(str::to_string) {
         tracing::info!(source = %pending, "dropping the index documents of an interrupted ingest");
         let mut writer = index.writer()?;
@@ -60,12 +62,12 @@ pub(crate) fn open_for_writing(
         store.clear_pending()?;
     }
     // A deletion the budget began is finished, then the budget applied.
-    crate::store::retention::finish(&mut store, &index)?;
+    crate::store::retention::finish(&mut store, &index, &artifacts)?;
     if let Some(max) = options.max_bytes {
         store.set_max_bytes((max > 0).then_some(max))?;
     }
-    crate::store::retention::enforce(&mut store, &index)?;
-    Ok((store, index))
+    crate::store::retention::enforce(&mut store, &index, &artifacts)?;
+    Ok((store, index, artifacts))
 }
 
 /// The store opened for writing, rolled forward to the index's last
@@ -75,14 +77,18 @@ pub(crate) fn open_store(data: &std::path::Path, options: &Options) -> Result<St
     Store::open_with_checkpoint(data, options.store.clone(), checkpoint)
 }
 
-/// The commit point: the store fsynced, the index committed carrying the
-/// manifest it makes, then that manifest saved. A crash between the last
-/// two is rolled forward at the next start (`open_store`).
+/// The commit point: the store and the artifact packs fsynced, the index
+/// committed carrying the manifest it makes, then that manifest saved. A
+/// crash between the last two is rolled forward at the next start
+/// (`open_store`).
 pub(crate) fn commit_point(
     store: &mut Store,
+    artifacts: &ArtifactStore,
     writer: &mut crate::index::writer::Writer,
     source: crate::store::Source,
 ) -> Result<()> {
+    let dir = store.layout().artifacts();
+    artifacts.sync().map_err(crate::store::Error::io(dir))?;
     let next = store.prepare_commit(source)?;
     let payload = serde_json::to_string(&next).ok();
     writer.commit_carrying(payload)?;

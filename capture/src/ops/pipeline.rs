@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use model::event::{CoreEvent, FlowEnd};
 use model::{Event, EventBody, FlowRef, Timestamp};
@@ -40,8 +41,10 @@ pub struct Counts {
 }
 
 struct FlowEntry {
+    /// Its `flow_key`, which every document of the flow carries.
+    key: Arc<str>,
     locations: Locations,
-    session: Option<(IpAddr, String)>,
+    session: Option<(IpAddr, Arc<str>)>,
     /// The flow that announced this one: its session is this one's too
     /// (active FTP data is opened by the server, yet belongs to the client).
     parent: Option<u64>,
@@ -125,7 +128,12 @@ impl<'a> Pipeline<'a> {
                         .copied(),
                     false => None,
                 };
+                let key = match known {
+                    true => None,
+                    false => Some(self.flow_key(pf.serial)),
+                };
                 let entry = self.flows.entry(pf.serial).or_insert_with(|| FlowEntry {
+                    key: key.unwrap_or_default(),
                     locations: Locations::default(),
                     session: None,
                     parent,
@@ -172,8 +180,8 @@ impl<'a> Pipeline<'a> {
         Ok(self.counts)
     }
 
-    fn flow_key(&self, serial: u64) -> String {
-        format!("{}-{serial}", self.source)
+    fn flow_key(&self, serial: u64) -> Arc<str> {
+        format!("{}-{serial}", self.source).into()
     }
 
     fn session_of(&mut self, ip: IpAddr, ts: Timestamp) -> String {
@@ -196,7 +204,7 @@ impl<'a> Pipeline<'a> {
         serial: Option<u64>,
         client: IpAddr,
         ts: Timestamp,
-    ) -> (IpAddr, String) {
+    ) -> (IpAddr, Arc<str>) {
         let parent = serial
             .and_then(|s| self.flows.get(&s))
             .and_then(|f| f.parent)
@@ -211,9 +219,9 @@ impl<'a> Pipeline<'a> {
                 if let Some(t) = tag {
                     self.session_tags.insert(id.clone(), t);
                 }
-                (attacker, id)
+                (attacker, id.into())
             }
-            (None, None) => (client, self.session_of(client, ts)),
+            (None, None) => (client, self.session_of(client, ts).into()),
         }
     }
 
@@ -238,10 +246,10 @@ impl<'a> Pipeline<'a> {
                 (ip, id)
             }
         };
-        let flow_key = match serial {
-            Some(s) => self.flow_key(s),
-            None => String::new(),
-        };
+        let flow_key = serial
+            .and_then(|s| self.flows.get(&s))
+            .map(|f| f.key.clone())
+            .unwrap_or_default();
         let facts = Facts::of(&e);
         if let Some(summary) = self.sessions.get_mut(session_ip, &session) {
             summary.add_event(&e, &facts);
@@ -302,7 +310,7 @@ impl<'a> Pipeline<'a> {
             let Some((flow, end, end_ts)) = &f.ended else {
                 continue;
             };
-            let session = f.session.as_ref().map(|(_, id)| id.as_str()).unwrap_or("");
+            let session = f.session.as_ref().map(|(_, id)| &**id).unwrap_or("");
             let mut doc = docs::flow(
                 &self.index.fields,
                 &self.source,
@@ -310,7 +318,7 @@ impl<'a> Pipeline<'a> {
                 end,
                 *end_ts,
                 session,
-                &self.flow_key(serial),
+                &f.key,
                 f.events,
                 f.locations.len(),
                 f.locations.as_bytes(),

@@ -3,7 +3,8 @@
 //! ```text
 //! DATA/manifest.json   checkpoint (see `manifest`)
 //! DATA/pcap/NNNNNNNN.pcap  rolling store files (size- and time-bounded)
-//! DATA/artifacts/<sha256>  extracted files
+//! DATA/artifacts/packs/  extracted files up to a MiB, packed (see `crate::artifact::pack`)
+//! DATA/artifacts/<sha256>  larger extracted files
 //! DATA/index/          the tantivy index (see `crate::index`)
 //! DATA/lock            held by the one process that writes
 //! ```

@@ -18,7 +18,7 @@
 //!
 //! The newest store file (the one being appended to) is never deleted.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 
@@ -26,6 +26,7 @@ use tantivy::collector::DocSetCollector;
 use tantivy::query::{AllQuery, BooleanQuery, Occur};
 
 use super::error::{Error, Result};
+use crate::artifact::ArtifactStore;
 use super::{locations, manifest, Layout, Store};
 use crate::index::{index_error, Index, Kind};
 
@@ -48,7 +49,7 @@ pub fn usage(layout: &Layout, manifest: &manifest::Manifest) -> u64 {
 
 /// Applies the budget: deletes the oldest store files while the folder is
 /// over it. Call it between commits (nothing uncommitted in the store).
-pub fn enforce(store: &mut Store, index: &Index) -> Result<Pruned> {
+pub fn enforce(store: &mut Store, index: &Index, artifacts: &ArtifactStore) -> Result<Pruned> {
     let mut total = Pruned::default();
     let Some(budget) = store.manifest().max_bytes else {
         return Ok(total);
@@ -92,7 +93,7 @@ pub fn enforce(store: &mut Store, index: &Index) -> Result<Pruned> {
         m.deleting.extend(ids);
         store.save_manifest()?;
         super::crash_point("marked");
-        let p = finish(store, index)?;
+        let p = finish(store, index, artifacts)?;
         total.store_files += p.store_files;
         total.store_bytes += p.store_bytes;
         total.flows += p.flows;
@@ -104,7 +105,7 @@ pub fn enforce(store: &mut Store, index: &Index) -> Result<Pruned> {
 
 /// Finishes a deletion the manifest records (`deleting`); does nothing
 /// when there is none. Every step may already have been done.
-pub fn finish(store: &mut Store, index: &Index) -> Result<Pruned> {
+pub fn finish(store: &mut Store, index: &Index, artifacts: &ArtifactStore) -> Result<Pruned> {
     let ids: BTreeSet<u32> = store.manifest().deleting.iter().copied().collect();
     let mut pruned = Pruned::default();
     if ids.is_empty() {
@@ -151,7 +152,7 @@ pub fn finish(store: &mut Store, index: &Index) -> Result<Pruned> {
         }
     }
     manifest::sync_dir(&layout.pcap_dir())?;
-    pruned.artifacts = drop_unreferenced_artifacts(index, &layout.artifacts())?;
+    pruned.artifacts = drop_unreferenced_artifacts(index, artifacts, &layout.artifacts())?;
     // (5) Done.
     store.manifest_mut().deleting.clear();
     store.save_manifest()?;
@@ -216,37 +217,17 @@ fn drop_index_entries(index: &Index, kept: &BTreeSet<u32>) -> Result<(u64, u64)>
     Ok((gone_flows.len() as u64, gone_sessions))
 }
 
-/// Removes artifacts (files named by their SHA-256) that no document
-/// refers to any more.
-fn drop_unreferenced_artifacts(index: &Index, dir: &Path) -> Result<u64> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Ok(0);
-    };
+/// Removes artifacts that no document refers to any more.
+fn drop_unreferenced_artifacts(index: &Index, artifacts: &ArtifactStore, dir: &Path) -> Result<u64> {
     let searcher = index.searcher()?;
-    let mut removed = 0;
-    let mut seen = HashSet::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        // Temporary files of a writer are not named by a hash.
-        if name.len() != 64 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
-            continue;
-        }
-        if !seen.insert(name.to_string()) {
-            continue;
-        }
+    let mut referenced = |name: &str| {
         let q = index.term(index.fields.sha256, name);
-        if index.count(&searcher, q.as_ref())? == 0 {
-            let path = entry.path();
-            match fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(Error::io(&path)(e))
-                }
-                _ => removed += 1,
-            }
-        }
-    }
-    Ok(removed)
+        index
+            .count(&searcher, q.as_ref())
+            .map(|n| n > 0)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    };
+    artifacts.prune(&mut referenced).map_err(Error::io(dir))
 }
 
 fn dir_bytes(dir: &Path) -> u64 {

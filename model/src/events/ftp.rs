@@ -112,7 +112,8 @@ pub struct FtpTransfer {
     /// zero, `sha256` is not the file's hash.
     #[serde(default)]
     pub missing_bytes: u64,
-    /// Where the bytes were kept, when the artifact store has a folder.
+    /// The kept file's name in the artifact store (its SHA-256), when the
+    /// bytes were kept: `kyoka`'s data folder, or `GET /api/v1/artifacts/{name}`.
     #[serde(default)]
     pub artifact: Option<String>,
     pub passive: Option<bool>,

@@ -107,7 +107,7 @@ impl Transfer {
                 Some(artifact.size),
                 Some(artifact.sha256.clone()),
                 *missing,
-                artifact.path.as_ref().map(|p| p.display().to_string()),
+                artifact.kept.then(|| artifact.sha256.clone()),
             ),
         };
         let command = self.command.as_ref();
