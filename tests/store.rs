@@ -458,7 +458,8 @@ fn counts(data: &Path) -> Value {
 fn everything(data: &Path) -> Vec<String> {
     let mut all = Vec::new();
     for kind in ["sessions", "flows", "events"] {
-        // Artifacts are named by their path in this data folder.
+        // Nothing names this data folder's path (artifacts are named by
+        // their SHA-256); this keeps the comparison honest if one did.
         let here = data.display().to_string();
         all.extend(
             search(data, kind, "")

@@ -103,6 +103,30 @@ pub fn locate(dir: &Path, sha256: &str) -> Option<Located> {
     Some(Located { path, offset: 0, len })
 }
 
+/// How many artifacts the folder `dir` keeps, and the bytes its files use
+/// (packs and their entries included).
+pub fn usage(dir: &Path) -> (u64, u64) {
+    let files = |d: &Path| -> Vec<(String, u64)> {
+        fs::read_dir(d)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| {
+                        let m = e.metadata().ok().filter(|m| m.is_file())?;
+                        Some((e.file_name().to_str()?.to_string(), m.len()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let own = files(dir);
+    let packs_dir = dir.join("packs");
+    let packed = PackIndex::load(&packs_dir).map(|i| i.len() as u64).unwrap_or(0);
+    let count = own.iter().filter(|(n, _)| parse_name(n).is_some()).count() as u64 + packed;
+    let bytes = own.iter().chain(files(&packs_dir).iter()).map(|(_, b)| b).sum();
+    (count, bytes)
+}
+
 impl ArtifactStore {
     /// A store that only hashes and keeps nothing.
     pub fn hash_only() -> ArtifactStore {
@@ -537,6 +561,9 @@ mod tests {
         assert_eq!(store.read(&small).unwrap(), b"small one");
         assert!(store.read(&other).is_none() && store.read(&big).is_none());
         assert!(locate(dir.path(), &other).is_none());
+        let (count, bytes) = usage(dir.path());
+        assert_eq!(count, 1);
+        assert!(bytes >= 9, "{bytes}");
         // Names that are not a SHA-256 are never looked up.
         assert!(locate(dir.path(), "../manifest.json").is_none());
         assert!(locate(dir.path(), &small.to_uppercase()).is_none());

@@ -84,7 +84,7 @@ pub fn stats(data: &Path) -> Result<Stats> {
         );
         Ok(index.count(&searcher, q.as_ref())? as u64)
     };
-    let (artifacts, artifact_bytes) = dir_size(&layout.artifacts());
+    let (artifacts, artifact_bytes) = crate::artifact::usage(&layout.artifacts());
     Ok(Stats {
         data_dir: data.display().to_string(),
         sources: manifest.sources.len() as u64,
