@@ -142,6 +142,9 @@ async fn analyst_replays_a_session_in_chromium() {
     let q = c.find(Locator::Id("q")).await.unwrap();
     q.send_keys("protocol:ftp").await.unwrap();
     c.find(Locator::Id("go")).await.unwrap().click().await.unwrap();
+    // The page before the click had results and a histogram too: wait for
+    // the new search's URL first, so its results are what is checked.
+    wait_js(&c, "return location.search.includes('protocol%3Aftp')", "the query in the URL").await;
     wait_js(&c, "return document.querySelectorAll('#results tbody tr').length > 0", "search results").await;
     wait_js(&c, "return document.querySelectorAll('#hist rect.b').length > 0", "the histogram").await;
     let url = c.current_url().await.unwrap();
