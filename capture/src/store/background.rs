@@ -75,6 +75,29 @@ impl BackgroundFile {
     pub fn sync_data(&mut self) -> io::Result<()> {
         self.barrier(true)
     }
+
+    /// Starts syncing a file nothing more is written to, without waiting:
+    /// `Syncing::wait` does.
+    pub fn sync_later(mut self) -> io::Result<Syncing> {
+        self.hand_over()?;
+        let (done, wait) = sync_channel(1);
+        self.send(Job::Barrier { sync: true, done })?;
+        Ok(Syncing { _file: self, wait })
+    }
+}
+
+/// A closed file being synced on its thread.
+pub struct Syncing {
+    _file: BackgroundFile,
+    wait: Receiver<io::Result<()>>,
+}
+
+impl Syncing {
+    pub fn wait(self) -> io::Result<()> {
+        self.wait
+            .recv()
+            .unwrap_or_else(|_| Err(io::Error::other("the store's writer thread stopped")))
+    }
 }
 
 impl Write for BackgroundFile {
@@ -149,6 +172,13 @@ mod tests {
         out.write_all(b"tail").unwrap();
         out.sync_data().unwrap();
         expected.extend_from_slice(b"tail");
+        assert_eq!(std::fs::read(&path).unwrap(), expected);
+        // Closed with its last bytes still in a buffer: they are in the
+        // file once the sync it started is waited for.
+        out.write_all(b"last").unwrap();
+        let syncing = out.sync_later().unwrap();
+        syncing.wait().unwrap();
+        expected.extend_from_slice(b"last");
         assert_eq!(std::fs::read(&path).unwrap(), expected);
     }
 

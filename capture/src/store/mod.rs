@@ -107,6 +107,9 @@ pub struct Store {
     /// Final state of store files rolled past since the last commit: the
     /// manifest learns their lengths only at the commit.
     rolled: Vec<StoreFile>,
+    /// Files rolled past, still being synced: a roll does not wait for
+    /// its file's sync (the pipeline stalled on each), the commit does.
+    closing: Vec<(PathBuf, background::Syncing)>,
     spans: Vec<Span>,
     _lock: File,
 }
@@ -149,6 +152,7 @@ impl Store {
             manifest,
             current: None,
             rolled: Vec::new(),
+            closing: Vec::new(),
             spans: Vec::new(),
             _lock: lock,
         })
@@ -244,6 +248,9 @@ impl Store {
     /// Flushes and fsyncs what was appended (first step of a commit). The
     /// manifest is not changed: until the commit, these bytes are not in it.
     pub fn sync(&mut self) -> Result<()> {
+        for (path, closing) in self.closing.drain(..) {
+            closing.wait().map_err(Error::io(&path))?;
+        }
         if let Some(a) = &mut self.current {
             let path = self.layout.pcap(a.id);
             a.out.sync_data().map_err(Error::io(&path))?;
@@ -296,18 +303,18 @@ impl Store {
     }
 
     fn roll(&mut self, link_type: u32) -> Result<()> {
-        self.sync()?;
-        if let Some(a) = &self.current {
-            self.rolled.push(snapshot(a));
+        let restart = self.current.is_none();
+        if let Some(a) = self.current.take() {
+            self.rolled.push(snapshot(&a));
+            let path = self.layout.pcap(a.id);
+            let syncing = a.out.sync_later().map_err(Error::io(&path))?;
+            self.closing.push((path, syncing));
         }
         // Reuse the last file after a restart when it fits.
-        let reuse = self
-            .current
-            .is_none()
+        let reuse = restart
             .then(|| self.manifest.files.last().cloned())
             .flatten()
             .filter(|f| f.link_type == link_type && f.bytes < self.config.max_file_bytes);
-        self.current = None;
         let (id, bytes, packets, first_ts, last_ts) = match reuse {
             Some(f) => (f.id, f.bytes, f.packets, f.first_ts, f.last_ts),
             None => {
