@@ -128,10 +128,7 @@ impl<'a> Pipeline<'a> {
                         .copied(),
                     false => None,
                 };
-                let key = match known {
-                    true => None,
-                    false => Some(self.flow_key(pf.serial)),
-                };
+                let key = (!known).then(|| self.flow_key(pf.serial));
                 let entry = self.flows.entry(pf.serial).or_insert_with(|| FlowEntry {
                     key: key.unwrap_or_default(),
                     locations: Locations::default(),

@@ -67,8 +67,7 @@ impl BackgroundFile {
         self.hand_over()?;
         let (done, wait) = sync_channel(1);
         self.send(Job::Barrier { sync, done })?;
-        wait.recv()
-            .unwrap_or_else(|_| Err(io::Error::other("the store's writer thread stopped")))
+        answer(&wait)
     }
 
     /// Waits until everything written so far is on disk.
@@ -94,10 +93,14 @@ pub struct Syncing {
 
 impl Syncing {
     pub fn wait(self) -> io::Result<()> {
-        self.wait
-            .recv()
-            .unwrap_or_else(|_| Err(io::Error::other("the store's writer thread stopped")))
+        answer(&self.wait)
     }
+}
+
+/// What the thread answered a barrier with.
+fn answer(wait: &Receiver<io::Result<()>>) -> io::Result<()> {
+    wait.recv()
+        .unwrap_or_else(|_| Err(io::Error::other("the store's writer thread stopped")))
 }
 
 impl Write for BackgroundFile {
