@@ -82,12 +82,23 @@ fn live_capture_prints_events_and_counters() {
             .spawn()
             .unwrap(),
     );
-    let kyoka = Command::new(env!("CARGO_BIN_EXE_kyoka"))
+    let mut kyoka = Command::new(env!("CARGO_BIN_EXE_kyoka"))
         .args(["capture", "--iface", &host_if, "--filter", "tcp port 8080"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Requests before the capture listens would not be seen: wait for its
+    // first line, and keep reading its messages.
+    let mut messages = std::io::BufReader::new(kyoka.stderr.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut messages, &mut first).unwrap();
+    assert!(first.contains("listening on"), "{first}");
+    let stderr_rest = std::thread::spawn(move || {
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut messages, &mut rest).unwrap();
+        rest
+    });
     // Wait for the server, then make two requests.
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut ok = 0;
@@ -119,7 +130,7 @@ fn live_capture_prints_events_and_counters() {
     sh(&format!("kill -INT {}", kyoka.id()));
     let out = kyoka.wait_with_output().unwrap();
     drop(ns);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr_rest.join().unwrap();
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("dropped by kernel"), "{stderr}");
     let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)

@@ -43,6 +43,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .context("installing the signal handler")?;
     }
     let link = source.link();
+    // As tcpdump does: packets from here on are seen.
+    eprintln!("kyoka: listening on {} ({link:?})", args.iface);
     let mut engine = Engine::new(Config::default(), artifacts);
     let stdout = std::io::stdout().lock();
     let mut out = EventWriter::new(BufWriter::new(stdout));
