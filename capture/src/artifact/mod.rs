@@ -1,9 +1,10 @@
 //! Extracted files (FTP transfers, HTTP uploads), keyed by SHA-256.
 //!
-//! Writers stream: bytes are hashed and kept in memory up to a MiB. A new
-//! file that fits is appended to a pack file (`DIR/packs/`, see [`pack`]);
-//! a larger one is spooled to a temporary file renamed to `DIR/<sha256>`
-//! on `finish`. Memory use does not depend on the file's size.
+//! Writers stream: bytes are hashed and kept in memory up to a MiB; a
+//! larger file is spooled to a temporary file renamed to `DIR/<sha256>` on
+//! `finish`. In a data folder ([`ArtifactStore::packed`]) a new file that
+//! fits in memory is appended to a pack file instead (`DIR/packs/`, see
+//! [`pack`]). Memory use does not depend on the file's size.
 
 pub mod pack;
 

@@ -103,7 +103,7 @@ impl PackIndex {
         self.slots.is_empty()
     }
 
-    /// Every entry, by pack.
+    /// Every entry, in no particular order.
     pub fn entries(&self) -> impl Iterator<Item = (&Sha256, &Slot)> {
         self.slots.iter()
     }

@@ -335,9 +335,7 @@ pub fn reindex(
             }
         }
         let counts = pipeline.finish()?;
-        artifacts
-            .sync()
-            .map_err(Error::io(store.layout().artifacts()))?;
+        super::sync_artifacts(&store, &artifacts)?;
         writer.commit()?;
         writer.close()?;
         add(&mut report.totals, counts);

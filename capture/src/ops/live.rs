@@ -367,7 +367,7 @@ impl Chunk {
     ) -> Result<()> {
         if self.packets == 0 && (!self.recorded || now == before) {
             store.sync()?;
-            artifacts.sync().map_err(Error::io(store.layout().artifacts()))?;
+            super::sync_artifacts(store, artifacts)?;
             return writer.commit();
         }
         self.recorded = true;

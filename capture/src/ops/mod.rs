@@ -87,13 +87,19 @@ pub(crate) fn commit_point(
     writer: &mut crate::index::writer::Writer,
     source: crate::store::Source,
 ) -> Result<()> {
-    let dir = store.layout().artifacts();
-    artifacts.sync().map_err(crate::store::Error::io(dir))?;
+    sync_artifacts(store, artifacts)?;
     let next = store.prepare_commit(source)?;
     let payload = serde_json::to_string(&next).ok();
     writer.commit_carrying(payload)?;
     crate::store::crash_point("committed-index");
     store.install(next)
+}
+
+/// The artifact packs fsynced, before an index commit that names them.
+pub(crate) fn sync_artifacts(store: &Store, artifacts: &ArtifactStore) -> Result<()> {
+    artifacts
+        .sync()
+        .map_err(crate::store::Error::io(store.layout().artifacts()))
 }
 
 /// The default data folder: `$XDG_DATA_HOME/kyoka`, else `~/.local/share/kyoka`.
