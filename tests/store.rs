@@ -329,6 +329,26 @@ fn mysql_queries_containing_a_word_match_tshark() {
     }
 }
 
+/// The full text leaves out what a word field holds; words without a
+/// field still find it there.
+#[test]
+fn words_without_a_field_search_the_word_fields() {
+    let data = tempfile::tempdir().unwrap();
+    let files = [capture("ftp/ftp-hydra.pcap"), capture("mysql/mysql-session.pcap")];
+    ok(ingest(data.path(), &files));
+    let json = |events: Vec<Value>| -> BTreeSet<String> {
+        events.iter().map(Value::to_string).collect()
+    };
+    for (word, field) in [("root", "user"), ("customers", "query"), ("select", "query")] {
+        let by_field = json(search(data.path(), "events", &format!("{field}:{word}")));
+        let free = json(search(data.path(), "events", word));
+        assert!(!by_field.is_empty(), "{field}:{word} found nothing");
+        assert!(by_field.is_subset(&free), "{word}: {by_field:?} not in {free:?}");
+        // Not kept twice: the full text holds no copy of a word field.
+        assert!(search(data.path(), "events", &format!("text:{word} {field}:{word}")).is_empty());
+    }
+}
+
 #[test]
 fn redis_commands_by_name_match_tshark() {
     let file = capture("redis/redis-session.pcap");

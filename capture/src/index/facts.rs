@@ -40,11 +40,28 @@ const KEYS: &[&str] = &[
 ];
 
 /// Keys whose values have fields of their own, left out of the full
-/// text: times, addresses and Community IDs, document ids, hashes. Their
+/// text. Times, addresses and Community IDs, document ids, hashes: their
 /// tokens are mostly unique (`2026`, `11`, `25T10`, base64 pieces), so they
 /// made up most of the text field's terms and positions while nobody
-/// searches them as words.
+/// searches them as words. Users, passwords, commands, queries, URIs and
+/// paths: their own fields are indexed as words too, and free text
+/// searches those fields as well (see `Fields::free_text`), so a second
+/// copy here only cost indexing time and index size.
 const NOT_TEXT: &[&str] = &[
+    "user",
+    "username",
+    "password",
+    "uri",
+    "host",
+    "method",
+    "path",
+    "database",
+    "command",
+    "arg",
+    "statement",
+    "users",
+    "passwords",
+    "commands",
     "ts",
     "end",
     "first_seen",

@@ -77,7 +77,7 @@ pub fn parse(index: &Index, query: &str, now: Timestamp) -> Result<Box<dyn Query
     if rewritten.trim().is_empty() {
         return Ok(Box::new(tantivy::query::AllQuery));
     }
-    let mut parser = QueryParser::for_index(&index.inner, vec![index.fields.text]);
+    let mut parser = QueryParser::for_index(&index.inner, index.fields.free_text());
     parser.set_conjunction_by_default();
     parser.parse_query(&rewritten).map_err(|e| {
         let message = match rewritten == query {

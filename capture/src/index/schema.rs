@@ -225,6 +225,26 @@ impl Fields {
     }
 }
 
+impl Fields {
+    /// What words without a field search: the full text and every field
+    /// indexed as words (the full text leaves their values out).
+    pub fn free_text(&self) -> Vec<Field> {
+        vec![
+            self.text,
+            self.user,
+            self.password,
+            self.command,
+            self.arg,
+            self.query,
+            self.uri,
+            self.host,
+            self.method,
+            self.path,
+            self.database,
+        ]
+    }
+}
+
 impl Default for Fields {
     fn default() -> Fields {
         Fields::new()
