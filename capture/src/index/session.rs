@@ -112,7 +112,9 @@ impl Summary {
             return;
         }
         if let Some((proto, _)) = ty.split_once('.') {
-            self.protocols.insert(proto.to_string());
+            if !self.protocols.contains(proto) {
+                self.protocols.insert(proto.to_string());
+            }
         }
         let s = |k: &str| facts.str(k);
         if ty.ends_with(".login") || ty.ends_with(".auth") {
@@ -132,7 +134,7 @@ impl Summary {
         }
         if let Some(command) = command_line(ty, facts) {
             if self.commands.len() < MAX_VALUES {
-                self.commands.push(cut(&command));
+                self.commands.push(cut(&command).to_string());
             } else {
                 self.truncated = true;
             }
@@ -219,18 +221,23 @@ pub fn command_line(ty: &str, facts: &Facts) -> Option<String> {
     }
 }
 
-fn cut(s: &str) -> String {
+fn cut(s: &str) -> &str {
     match s.char_indices().nth(MAX_VALUE_CHARS) {
-        Some((at, _)) => s[..at].to_string(),
-        None => s.to_string(),
+        Some((at, _)) => &s[..at],
+        None => s,
     }
 }
 
 fn insert_capped(set: &mut BTreeSet<String>, value: &str, truncated: &mut bool) {
+    // Most events repeat a value the session has: no copy for those.
+    let value = cut(value);
+    if set.contains(value) {
+        return;
+    }
     if set.len() >= MAX_VALUES {
         *truncated = true;
     } else {
-        set.insert(cut(value));
+        set.insert(value.to_string());
     }
 }
 
