@@ -60,8 +60,8 @@ impl std::str::FromStr for Kind {
 
 /// zstd level of the doc store (1 to 22; 3 is zstd's default). Measured on
 /// the stored JSON of the benchmark capture with 1 MiB blocks: level 3
-/// compresses 20.6 times, 7 26 times, but level 7 took a seventh of all
-/// ingest CPU time and level 3 a twentieth (see docs/benchmarks.md).
+/// compresses 20.6 times, 7 26 times, but level 7 took a fifth of the
+/// ingest's instructions outside SHA-256 (see docs/benchmarks.md).
 const DOCSTORE_ZSTD_LEVEL: i32 = 3;
 /// Bytes of documents compressed together in the doc store. Events of one
 /// flow repeat their envelope (flow, session), so larger blocks compress
