@@ -11,9 +11,12 @@ use serde::ser::{self, Serialize};
 /// Full text kept per document.
 pub const MAX_TEXT_BYTES: usize = 64 << 10;
 
-/// Top-level keys whose values the index or the summaries look up.
-const KEYS: &[&str] = &[
-    "protocol",
+/// Top-level keys whose values the index indexes as words in a field of
+/// their own (`user`, `query`, …). They are looked up, and left out of the
+/// full text: free text searches those fields as well (see
+/// `Fields::free_text`), so a second copy only cost indexing time and
+/// index size.
+const WORD_KEYS: &[&str] = &[
     "user",
     "username",
     "password",
@@ -22,15 +25,20 @@ const KEYS: &[&str] = &[
     "method",
     "path",
     "database",
+    "command",
+    "arg",
+    "statement",
+];
+
+/// Other top-level keys whose values the index or the summaries look up.
+const KEYS: &[&str] = &[
+    "protocol",
     "sha256",
     "infile_sha256",
     "request_body_sha256",
     "response_body_sha256",
-    "command",
     "name",
-    "arg",
     "args",
-    "statement",
     "success",
     "attempts",
     "size",
@@ -39,26 +47,13 @@ const KEYS: &[&str] = &[
     "collection",
 ];
 
-/// Keys whose values have fields of their own, left out of the full
+/// Other keys whose values have fields of their own, left out of the full
 /// text. Times, addresses and Community IDs, document ids, hashes: their
 /// tokens are mostly unique (`2026`, `11`, `25T10`, base64 pieces), so they
 /// made up most of the text field's terms and positions while nobody
-/// searches them as words. Users, passwords, commands, queries, URIs and
-/// paths: their own fields are indexed as words too, and free text
-/// searches those fields as well (see `Fields::free_text`), so a second
-/// copy here only cost indexing time and index size.
+/// searches them as words. A session's users, passwords and commands: as
+/// [`WORD_KEYS`].
 const NOT_TEXT: &[&str] = &[
-    "user",
-    "username",
-    "password",
-    "uri",
-    "host",
-    "method",
-    "path",
-    "database",
-    "command",
-    "arg",
-    "statement",
     "users",
     "passwords",
     "commands",
@@ -92,7 +87,7 @@ enum Leaf {
 pub struct Facts {
     top: Vec<(&'static str, Leaf)>,
     /// Every string of the event, in order, one per line, but those under
-    /// the top-level keys of [`NOT_TEXT`]; at most [`MAX_TEXT_BYTES`] (and
+    /// the top-level keys of [`WORD_KEYS`] and [`NOT_TEXT`]; at most [`MAX_TEXT_BYTES`] (and
     /// a newline).
     pub text: String,
 }
@@ -264,8 +259,8 @@ impl Compound<'_> {
     fn field<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), Never> {
         let at = match self.at {
             At::Root => At::Value {
-                key: KEYS.iter().find(|k| **k == key).copied(),
-                text: !NOT_TEXT.contains(&key),
+                key: KEYS.iter().chain(WORD_KEYS).find(|k| **k == key).copied(),
+                text: !NOT_TEXT.contains(&key) && !WORD_KEYS.contains(&key),
                 depth: 0,
             },
             nested => nested,
@@ -680,7 +675,7 @@ mod tests {
         let mut out = String::new();
         if let Value::Object(o) = v {
             o.iter()
-                .filter(|(k, _)| !NOT_TEXT.contains(&k.as_str()))
+                .filter(|(k, _)| !NOT_TEXT.contains(&k.as_str()) && !WORD_KEYS.contains(&k.as_str()))
                 .for_each(|(_, x)| collect(x, &mut out));
         }
         out
@@ -690,7 +685,7 @@ mod tests {
         let v = serde_json::to_value(x).unwrap();
         let facts = Facts::of(x);
         assert_eq!(facts.text, text_of_json(&v), "{v}");
-        for key in KEYS {
+        for key in KEYS.iter().chain(WORD_KEYS) {
             let j = v.get(key);
             assert_eq!(facts.str(key), j.and_then(Value::as_str), "{key} in {v}");
             assert_eq!(facts.u64(key), j.and_then(Value::as_u64), "{key} in {v}");
