@@ -272,6 +272,16 @@ impl Compound<'_> {
             },
             nested => nested,
         };
+        // Neither looked up nor text (the time, the flow with its
+        // addresses): not walked, so never formatted.
+        if let At::Value {
+            key: None,
+            text: false,
+            ..
+        } = at
+        {
+            return Ok(());
+        }
         value.serialize(Walker {
             facts: self.facts,
             at,
