@@ -94,8 +94,8 @@ enum Leaf {
 pub struct Facts {
     top: Vec<(&'static str, Leaf)>,
     /// Every string of the event, in order, one per line, but those under
-    /// the top-level keys of [`WORD_KEYS`] and [`NOT_TEXT`]; at most [`MAX_TEXT_BYTES`] (and
-    /// a newline).
+    /// the top-level keys of [`WORD_KEYS`] and [`NOT_TEXT`]; at most
+    /// [`MAX_TEXT_BYTES`] (and a newline).
     pub text: String,
 }
 

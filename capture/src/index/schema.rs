@@ -223,9 +223,7 @@ impl Fields {
             attacker,
         }
     }
-}
 
-impl Fields {
     /// What words without a field search: the full text and every field
     /// indexed as words (the full text leaves their values out).
     pub fn free_text(&self) -> Vec<Field> {
@@ -248,5 +246,23 @@ impl Fields {
 impl Default for Fields {
     fn default() -> Fields {
         Fields::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A field indexed as words that free text did not search would hide
+    /// its words: the full text leaves them out.
+    #[test]
+    fn free_text_searches_every_word_field() {
+        let f = Fields::new();
+        let free = f.free_text();
+        for (field, entry) in f.schema.fields() {
+            let words = entry.field_type().get_index_record_option()
+                == Some(IndexRecordOption::WithFreqsAndPositions);
+            assert_eq!(words, free.contains(&field), "{}", entry.name());
+        }
     }
 }
