@@ -132,9 +132,10 @@ impl Summary {
                 insert_capped(&mut self.users, u, &mut self.truncated);
             }
         }
-        if let Some(command) = command_line(ty, facts) {
+        if let Some(mut command) = command_line(ty, facts) {
             if self.commands.len() < MAX_VALUES {
-                self.commands.push(cut(&command).to_string());
+                command.truncate(cut(&command).len());
+                self.commands.push(command);
             } else {
                 self.truncated = true;
             }
